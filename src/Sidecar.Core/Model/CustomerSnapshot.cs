@@ -1,0 +1,179 @@
+using Stigg.Sidecar.V1;
+
+namespace Sidecar.Core.Model;
+
+/// <summary>
+/// Everything known about one (customer, resource) at one moment: immutable, replaced whole (copy-on-write), so a
+/// reader holding a reference never sees a half-applied update.
+/// </summary>
+public sealed class CustomerSnapshot
+{
+    private readonly Dictionary<string, FeatureEntitlement> _featureIndex;
+    private readonly Dictionary<string, CreditGrant> _creditIndex;
+
+    public CustomerSnapshot(
+        CustomerKey key,
+        AccessDeniedReason? customerReason,
+        IReadOnlyList<FeatureEntitlement> features,
+        IReadOnlyList<CreditGrant> credits,
+        long entitlementsTimestamp,
+        long fetchedAt)
+    {
+        Key = key;
+        CustomerReason = customerReason;
+        Features = features;
+        Credits = credits;
+        EntitlementsTimestamp = entitlementsTimestamp;
+        FetchedAt = fetchedAt;
+
+        _featureIndex = new Dictionary<string, FeatureEntitlement>(features.Count, StringComparer.Ordinal);
+        foreach (var f in features)
+        {
+            _featureIndex[f.FeatureId] = f;
+        }
+
+        _creditIndex = new Dictionary<string, CreditGrant>(credits.Count, StringComparer.Ordinal);
+        foreach (var c in credits)
+        {
+            _creditIndex[c.CurrencyId] = c;
+        }
+
+        EarliestValidUntil = ComputeEarliestValidUntil(features, credits);
+        ApproxBytes = EstimateBytes(key, features, credits);
+    }
+
+    public CustomerKey Key { get; }
+
+    /// <summary>Customer-level denial (CustomerNotFound, NoActiveSubscription, CustomerIsArchived), or null.</summary>
+    public AccessDeniedReason? CustomerReason { get; }
+
+    /// <summary>Feature entitlements in the order the upstream returned them.</summary>
+    public IReadOnlyList<FeatureEntitlement> Features { get; }
+
+    public IReadOnlyList<CreditGrant> Credits { get; }
+
+    /// <summary>Version of the entitlements list (epoch ms); older writes are dropped (DESIGN decision 2).</summary>
+    public long EntitlementsTimestamp { get; }
+
+    /// <summary>When this data was last confirmed by the upstream (epoch ms); drives the freshness window.</summary>
+    public long FetchedAt { get; }
+
+    /// <summary>The soonest <c>validUntil</c> of any entitlement, or null; past it the entry must be refetched.</summary>
+    public long? EarliestValidUntil { get; }
+
+    /// <summary>Approximate managed footprint, used for the cache byte budget.</summary>
+    public long ApproxBytes { get; }
+
+    public bool TryGetFeature(string featureId, out FeatureEntitlement feature) =>
+        _featureIndex.TryGetValue(featureId, out feature!);
+
+    public bool TryGetCredit(string currencyId, out CreditGrant credit) =>
+        _creditIndex.TryGetValue(currencyId, out credit!);
+
+    /// <summary>True when some entitlement's <c>validUntil</c> has passed (stigg-behaviour §4.1: refetch).</summary>
+    public bool IsExpired(long nowMs) => EarliestValidUntil is { } until && until <= nowMs;
+
+    public CustomerSnapshot WithFetchedAt(long fetchedAt) =>
+        new(Key, CustomerReason, Features, Credits, EntitlementsTimestamp, fetchedAt);
+
+    /// <summary>
+    /// Applies an absolute usage value. Returns null when there is nothing to apply: no such entitlement, or the
+    /// update is older than the usage already held (timestamp guard).
+    /// </summary>
+    public CustomerSnapshot? WithUsage(UsageUpdate update)
+    {
+        if (update.Type == EntitlementRefType.Feature)
+        {
+            if (!_featureIndex.TryGetValue(update.Id, out var current) || update.Timestamp < current.UsageUpdatedAt)
+            {
+                return null;
+            }
+
+            var replaced = current with
+            {
+                CurrentUsage = update.CurrentUsage,
+                UsagePeriodStart = update.UsagePeriodStart ?? current.UsagePeriodStart,
+                UsagePeriodEnd = update.UsagePeriodEnd ?? current.UsagePeriodEnd,
+                UsageUpdatedAt = update.Timestamp,
+            };
+            var features = Replace(Features, current, replaced);
+            return new CustomerSnapshot(Key, CustomerReason, features, Credits, EntitlementsTimestamp, FetchedAt);
+        }
+
+        if (!_creditIndex.TryGetValue(update.Id, out var credit) || update.Timestamp < credit.UsageUpdatedAt)
+        {
+            return null;
+        }
+
+        var newCredit = credit with
+        {
+            CurrentUsage = update.CurrentUsage,
+            UsagePeriodEnd = update.UsagePeriodEnd ?? credit.UsagePeriodEnd,
+            UsageUpdatedAt = update.Timestamp,
+        };
+        var credits = Replace(Credits, credit, newCredit);
+        return new CustomerSnapshot(Key, CustomerReason, Features, credits, EntitlementsTimestamp, FetchedAt);
+    }
+
+    private static T[] Replace<T>(IReadOnlyList<T> items, T old, T replacement)
+        where T : class
+    {
+        var copy = new T[items.Count];
+        for (var i = 0; i < copy.Length; i++)
+        {
+            copy[i] = ReferenceEquals(items[i], old) ? replacement : items[i];
+        }
+
+        return copy;
+    }
+
+    private static long? ComputeEarliestValidUntil(IReadOnlyList<FeatureEntitlement> features, IReadOnlyList<CreditGrant> credits)
+    {
+        long? min = null;
+        foreach (var f in features)
+        {
+            if (f.ValidUntil is { } v && (min is null || v < min))
+            {
+                min = v;
+            }
+        }
+
+        foreach (var c in credits)
+        {
+            if (c.ValidUntil is { } v && (min is null || v < min))
+            {
+                min = v;
+            }
+        }
+
+        return min;
+    }
+
+    private static long EstimateBytes(CustomerKey key, IReadOnlyList<FeatureEntitlement> features, IReadOnlyList<CreditGrant> credits)
+    {
+        // Object headers, the two indexes and the arrays; strings at 2 bytes a char plus their header.
+        const int SnapshotOverhead = 256;
+        const int FeatureOverhead = 224;
+        const int CreditOverhead = 160;
+        long bytes = SnapshotOverhead + StringBytes(key.CustomerId) + StringBytes(key.ResourceId);
+        foreach (var f in features)
+        {
+            bytes += FeatureOverhead + StringBytes(f.FeatureId) + StringBytes(f.DisplayName) + StringBytes(f.Units)
+                + StringBytes(f.UnitsPlural) + StringBytes(f.CreditCurrencyId);
+            foreach (var v in f.EnumValues)
+            {
+                bytes += 8 + StringBytes(v);
+            }
+        }
+
+        foreach (var c in credits)
+        {
+            bytes += CreditOverhead + StringBytes(c.CurrencyId) + StringBytes(c.DisplayName) + StringBytes(c.Description)
+                + StringBytes(c.UnitSingular) + StringBytes(c.UnitPlural);
+        }
+
+        return bytes;
+    }
+
+    private static long StringBytes(string? s) => s is null ? 0 : 24 + (2L * s.Length);
+}
