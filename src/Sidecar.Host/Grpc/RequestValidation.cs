@@ -1,0 +1,48 @@
+using Grpc.Core;
+using Sidecar.Core.Model;
+using Sidecar.Host.Configuration;
+
+namespace Sidecar.Host.Grpc;
+
+/// <summary>Turns bad requests into INVALID_ARGUMENT with a message that names the field (DESIGN decision 7).</summary>
+internal static class RequestValidation
+{
+    public static CustomerKey Key(string customerId, bool hasResourceId, string resourceId, string prefix = "")
+    {
+        Required(customerId, prefix + "customer_id");
+        if (hasResourceId)
+        {
+            Optional(resourceId, prefix + "resource_id");
+        }
+
+        return new CustomerKey(customerId, hasResourceId && resourceId.Length > 0 ? resourceId : null);
+    }
+
+    public static void Required(string value, string field)
+    {
+        if (value.Length == 0)
+        {
+            throw Invalid($"{field}: must not be empty");
+        }
+
+        Optional(value, field);
+    }
+
+    public static void Optional(string value, string field)
+    {
+        if (value.Length > SidecarSettings.MaxIdLength)
+        {
+            throw Invalid($"{field}: longer than {SidecarSettings.MaxIdLength} characters ({value.Length})");
+        }
+    }
+
+    public static void Finite(double value, string field)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw Invalid($"{field}: must be a finite number");
+        }
+    }
+
+    public static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+}

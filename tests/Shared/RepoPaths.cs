@@ -1,0 +1,22 @@
+namespace Sidecar.Tests.Shared;
+
+/// <summary>Locates files of this repository from a test's output directory.</summary>
+internal static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string SampleEntitlements => Path.Combine(Root, "samples", "entitlements.json");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Sidecar.Aot.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Sidecar.Aot.sln not found above " + AppContext.BaseDirectory);
+    }
+}

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.InteropServices;
+
+namespace Sidecar.Tests.Shared;
+
+/// <summary>
+/// A sidecar running as a real OS process (the AOT binary, or the managed build through <c>dotnet</c>), with its
+/// stdout/stderr captured line by line, readiness awaited over HTTP, and stop by SIGTERM or SIGKILL.
+/// </summary>
+internal sealed class SidecarProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private SidecarProcess(Process process, int grpcPort, int metricsPort)
+    {
+        _process = process;
+        GrpcPort = grpcPort;
+        MetricsPort = metricsPort;
+    }
+
+    public int GrpcPort { get; }
+
+    public int MetricsPort { get; }
+
+    public IReadOnlyCollection<string> Output => _lines;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public Uri GrpcAddress => new($"http://127.0.0.1:{GrpcPort}");
+
+    /// <summary>Starts <paramref name="executable"/> (a native binary, or a .dll run through dotnet) with only the given environment.</summary>
+    public static SidecarProcess Start(string executable, IReadOnlyDictionary<string, string> env, string? workingDirectory = null, params string[] args)
+    {
+        var grpcPort = env.TryGetValue("GRPC_PORT", out var g) ? int.Parse(g, System.Globalization.CultureInfo.InvariantCulture) : 80;
+        var metricsPort = env.TryGetValue("METRICS_PORT", out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : 8080;
+        var isDll = executable.EndsWith(".dll", StringComparison.Ordinal);
+        var info = new ProcessStartInfo(isDll ? "dotnet" : executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        if (isDll)
+        {
+            info.ArgumentList.Add(executable);
+        }
+
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        // A clean environment: only PATH/HOME/DOTNET_* survive, so the machine's variables cannot leak into a test.
+        var keep = info.Environment.Where(kv => kv.Key is "PATH" or "HOME" or "DOTNET_ROOT" || kv.Key.StartsWith("DOTNET_", StringComparison.Ordinal)).ToList();
+        info.Environment.Clear();
+        foreach (var (k, v) in keep)
+        {
+            info.Environment[k] = v;
+        }
+
+        foreach (var (k, v) in env)
+        {
+            info.Environment[k] = v;
+        }
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var sidecar = new SidecarProcess(process, grpcPort, metricsPort);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { sidecar._lines.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { sidecar._lines.Enqueue(e.Data); } };
+        process.Exited += (_, _) => sidecar._exited.TrySetResult();
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return sidecar;
+    }
+
+    /// <summary>Polls readiness until it answers 200; fails with the process output if it exits or the deadline passes.</summary>
+    public async Task<TimeSpan> WaitReadyAsync(TimeSpan timeout, string path = "/readyz")
+    {
+        var started = Stopwatch.StartNew();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (started.Elapsed < timeout)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"sidecar exited with {_process.ExitCode}:\n{string.Join('\n', _lines)}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{MetricsPort}{path}"));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return started.Elapsed;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            await Task.WhenAny(_exited.Task, Task.Delay(10));
+        }
+
+        throw new TimeoutException($"sidecar not ready after {timeout}:\n{string.Join('\n', _lines)}");
+    }
+
+    public async Task<int> StopAsync(TimeSpan timeout, bool kill = false)
+    {
+        if (!_process.HasExited)
+        {
+            if (kill)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            else
+            {
+                _ = SysKill(_process.Id, 15);
+            }
+        }
+
+        await _exited.Task.WaitAsync(timeout);
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        await _exited.Task.WaitAsync(timeout);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SysKill(int pid, int signal);
+}

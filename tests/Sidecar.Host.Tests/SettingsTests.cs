@@ -1,0 +1,122 @@
+using Sidecar.Host.Configuration;
+using Sidecar.Tests.Shared;
+
+namespace Sidecar.Host.Tests;
+
+public sealed class SettingsTests
+{
+    private static SidecarSettings Load(params (string Name, string Value)[] vars)
+    {
+        var env = vars.ToDictionary(v => v.Name, v => v.Value);
+        return SidecarSettings.Load(new EnvReader(name => env.GetValueOrDefault(name)));
+    }
+
+    [Fact]
+    public void Load_OnlyApiKey_DocumentedDefaults()
+    {
+        var s = Load(("SERVER_API_KEY", "key"));
+
+        Assert.Equal(SourceMode.Upstream, s.Mode);
+        Assert.Equal(new Uri("https://api.stigg.io"), s.ApiUrl);
+        Assert.Equal(new Uri("https://edge.api.stigg.io"), s.EdgeApiUrl);
+        Assert.Equal(new Uri("wss://api.stigg.io"), s.WsUrl);
+        Assert.True(s.EdgeEnabled);
+        Assert.True(s.WsEnabled);
+        Assert.False(s.RedisEnabled);
+        Assert.Equal("localhost", s.RedisHost);
+        Assert.Equal(6379, s.RedisPort);
+        Assert.Equal(0, s.RedisDb);
+        Assert.False(s.RedisTls);
+        Assert.Equal(604800, s.RedisKeysTtlSeconds);
+        Assert.Equal(80, s.GrpcPort);
+        Assert.Equal(8443, s.LegacyTlsPort);
+        Assert.Equal(8080, s.MetricsPort);
+        Assert.Equal("/livez", s.HealthPath);
+        Assert.Equal("/readyz", s.ReadyPath);
+        Assert.Equal(LogLevelSetting.Warn, s.LogLevel);
+        Assert.Equal("msg", s.LogMessageKey);
+        Assert.Equal("err", s.LogErrorKey);
+        Assert.Equal(0, s.Fallbacks.Count);
+        Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2, s.CacheMaxSizeBytes);
+    }
+
+    [Fact]
+    public void Load_LocalApiUrl_EdgeAndWsFollowIt()
+    {
+        var s = Load(("SERVER_API_KEY", "key"), ("API_URL", "http://127.0.0.1:3999"));
+
+        Assert.Equal(new Uri("http://127.0.0.1:3999"), s.EdgeApiUrl);
+        Assert.Equal(new Uri("ws://127.0.0.1:3999"), s.WsUrl);
+    }
+
+    [Fact]
+    public void Load_RemoteApiUrl_EdgeHostPrefixed()
+    {
+        var s = Load(("SERVER_API_KEY", "key"), ("API_URL", "https://api.example.com"));
+
+        Assert.Equal(new Uri("https://edge.api.example.com"), s.EdgeApiUrl);
+        Assert.Equal(new Uri("wss://api.example.com"), s.WsUrl);
+    }
+
+    [Theory]
+    [InlineData("GRPC_PORT", "eighty")]
+    [InlineData("GRPC_PORT", "70000")]
+    [InlineData("METRICS_PORT", "-1")]
+    [InlineData("EDGE_ENABLED", "maybe")]
+    [InlineData("WS_ENABLED", "2")]
+    [InlineData("REDIS_PORT", "x")]
+    [InlineData("REDIS_TLS", "yes please")]
+    [InlineData("REDIS_KEYS_TTL_IN_SECS", "1.5")]
+    [InlineData("CACHE_MAX_SIZE_BYTES", "lots")]
+    [InlineData("LOG_LEVEL", "verbose")]
+    [InlineData("API_URL", "not a url")]
+    [InlineData("WS_URL", "http://wrong-scheme")]
+    [InlineData("ENTITLEMENTS_FALLBACK", "{not json")]
+    [InlineData("OFFLINE", "perhaps")]
+    [InlineData("HEALTH_ENDPOINT_URL", "has space")]
+    [InlineData("CACHE_PERSISTENCE", "tape")]
+    [InlineData("ENTITLEMENTS_FILE", "/no/such/file.json")]
+    public void Load_BadValue_ErrorNamesTheVariable(string name, string value)
+    {
+        var ex = Assert.Throws<SettingsException>(() => Load(("SERVER_API_KEY", "key"), (name, value)));
+
+        Assert.StartsWith(name + ":", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public void Load_NoApiKeyInUpstreamMode_Refused()
+    {
+        var ex = Assert.Throws<SettingsException>(() => Load());
+
+        Assert.StartsWith("SERVER_API_KEY:", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_OfflineWithoutApiKey_Accepted()
+    {
+        Assert.Equal(SourceMode.Offline, Load(("OFFLINE", "true")).Mode);
+    }
+
+    [Fact]
+    public void Load_EntitlementsFile_FileMode()
+    {
+        Assert.Equal(SourceMode.File, Load(("ENTITLEMENTS_FILE", RepoPaths.SampleEntitlements)).Mode);
+    }
+
+    [Fact]
+    public void Load_SamePortTwice_Refused()
+    {
+        var ex = Assert.Throws<SettingsException>(() => Load(("SERVER_API_KEY", "k"), ("GRPC_PORT", "9000"), ("METRICS_PORT", "9000")));
+
+        Assert.StartsWith("METRICS_PORT:", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Secrets_IncludeApiKeyAndRedisPassword()
+    {
+        var s = Load(("SERVER_API_KEY", "sk-123"), ("REDIS_PASSWORD", "hunter2"));
+
+        Assert.Equal(["sk-123", "hunter2"], s.Secrets);
+    }
+}

@@ -1,0 +1,100 @@
+using Grpc.Net.Client;
+using Sidecar.Host;
+using Sidecar.Host.Configuration;
+using Sidecar.Tests.Shared;
+using Stigg.Sidecar.V1;
+
+namespace Sidecar.Host.Tests;
+
+/// <summary>An in-process sidecar on free loopback ports, with a real gRPC channel to it.</summary>
+internal sealed class SidecarHost : IAsyncDisposable
+{
+    private SidecarHost(SidecarApp app, SidecarSettings settings, MemoryStream log)
+    {
+        App = app;
+        Settings = settings;
+        Log = log;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{settings.GrpcPort}");
+        Client = new SidecarService.SidecarServiceClient(Channel);
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.MetricsPort}") };
+    }
+
+    public SidecarApp App { get; }
+
+    public SidecarSettings Settings { get; }
+
+    public MemoryStream Log { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public SidecarService.SidecarServiceClient Client { get; }
+
+    public HttpClient Http { get; }
+
+    public string LogText
+    {
+        get
+        {
+            lock (Log)
+            {
+                return System.Text.Encoding.UTF8.GetString(Log.ToArray());
+            }
+        }
+    }
+
+    /// <summary>Settings as the environment would give them, plus free ports and a private cache directory.</summary>
+    public static SidecarSettings Settings(Dictionary<string, string> env)
+    {
+        env.TryAdd("GRPC_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        env.TryAdd("METRICS_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        env.TryAdd("CACHE_DIR", Path.Combine(Path.GetTempPath(), "sidecar-test-" + Guid.NewGuid().ToString("N")));
+        env.TryAdd("LOG_LEVEL", "debug");
+        return SidecarSettings.Load(new EnvReader(name => env.GetValueOrDefault(name)));
+    }
+
+    public static async Task<SidecarHost> StartAsync(Dictionary<string, string> env, TimeProvider? time = null)
+    {
+        var settings = Settings(env);
+        var log = new SynchronizedMemoryStream();
+        var app = await SidecarApp.StartAsync(settings, time ?? TimeProvider.System, log, CancellationToken.None);
+        return new SidecarHost(app, settings, log);
+    }
+
+    public static Task<SidecarHost> StartWithSampleFileAsync() =>
+        StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, new FixedTime(FixedTime.SampleNow));
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        Http.Dispose();
+        await App.DisposeAsync();
+        if (Directory.Exists(Settings.CacheDirectory))
+        {
+            Directory.Delete(Settings.CacheDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>The logger writes from several threads; tests read it while it runs.</summary>
+    private sealed class SynchronizedMemoryStream : MemoryStream
+    {
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            lock (this)
+            {
+                base.Write(buffer);
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    }
+}
+
+/// <summary>One sidecar on the sample entitlements file, shared by the read-only tests of a class.</summary>
+public sealed class SampleFileSidecar : IAsyncLifetime
+{
+    internal SidecarHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Host = await SidecarHost.StartWithSampleFileAsync();
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
