@@ -1,0 +1,82 @@
+using Sidecar.Core.Evaluation;
+using Stigg.Sidecar.V1;
+using static Sidecar.Core.Tests.TestData;
+
+namespace Sidecar.Core.Tests;
+
+/// <summary>GetEntitlements (legacy list) and GetEntitlementsStateV2 answered from real data.</summary>
+public class ListTests
+{
+    private static readonly Model.CustomerSnapshot Plan = Snapshot(
+        [
+            Boolean("f-bool"),
+            Numeric("f-num", 5),
+            Metered("f-meter", 100, 100) with { UsagePeriodEnd = Ms("2026-11-01T00:00:00Z") },
+            Metered("f-full", 10, 11),
+            Enum("f-enum", "a"),
+            Boolean("f-revoked") with { DeniedReason = AccessDeniedReason.Revoked },
+        ],
+        [Credit("ai-credits", 100, 30), Credit("empty", 10, 10)]);
+
+    [Fact]
+    public void Entitlements_EveryFeatureInOrderAndTypedOneof_NoCredits()
+    {
+        var response = EntitlementEvaluator.Entitlements(Plan, new GetEntitlementsRequest { CustomerId = "cust-1" }, FallbackSet.Empty, Now);
+
+        Assert.False(response.HasAccessDeniedReason);
+        Assert.Equal(
+            [
+                Entitlement.EntitlementOneofCase.Boolean,
+                Entitlement.EntitlementOneofCase.Numeric,
+                Entitlement.EntitlementOneofCase.Metered,
+                Entitlement.EntitlementOneofCase.Metered,
+                Entitlement.EntitlementOneofCase.Enum,
+                Entitlement.EntitlementOneofCase.Boolean,
+            ],
+            response.Entitlements.Select(e => e.EntitlementCase));
+        Assert.Equal("f-bool", response.Entitlements[0].Boolean.Feature.Id);
+        Assert.Equal(5, response.Entitlements[1].Numeric.Value);
+        Assert.Equal(["a"], response.Entitlements[4].Enum.EnumValues);
+    }
+
+    [Fact]
+    public void Entitlements_MeteredPeriodEnded_ReportsRolledOverUsage()
+    {
+        var response = EntitlementEvaluator.Entitlements(Plan, new GetEntitlementsRequest(), FallbackSet.Empty, Now);
+
+        var metered = response.Entitlements[2].Metered;
+        Assert.Equal(0, metered.CurrentUsage);
+        Assert.Equal(Ts("2026-11-01T00:00:00Z"), metered.UsagePeriodStart);
+        Assert.Equal(Ts("2026-12-01T00:00:00Z"), metered.UsagePeriodEnd);
+        Assert.Equal(11, response.Entitlements[3].Metered.CurrentUsage);
+    }
+
+    [Fact]
+    public void StateV2_FeaturesThenCredits_EachWithDecision()
+    {
+        var response = EntitlementEvaluator.EntitlementsStateV2(Plan, new GetEntitlementsStateV2Request { CustomerId = "cust-1" }, FallbackSet.Empty, Now);
+
+        Assert.False(response.HasAccessDeniedReason);
+        Assert.Equal(
+            ["f-bool", "f-num", "f-meter", "f-full", "f-enum", "f-revoked", "ai-credits", "empty"],
+            response.Entitlements.Select(FallbackPrecedenceTests.FeatureIdOf));
+        Assert.Equal([true, true, true, false, true, false, true, false], response.Entitlements.Select(e => e.HasAccess));
+        Assert.All(response.Entitlements, e => Assert.False(e.IsFallback));
+
+        Assert.False(response.Entitlements[2].HasAccessDeniedReason);
+        Assert.Equal(0, response.Entitlements[2].Metered.CurrentUsage);
+        Assert.Equal(AccessDeniedReason.RequestedUsageExceedingLimit, response.Entitlements[3].AccessDeniedReason);
+        Assert.Equal(AccessDeniedReason.Revoked, response.Entitlements[5].AccessDeniedReason);
+        Assert.Equal(70, response.Entitlements[6].Credit.Remaining);
+        Assert.Equal(AccessDeniedReason.InsufficientCredits, response.Entitlements[7].AccessDeniedReason);
+    }
+
+    [Fact]
+    public void StateV2_EmptyPlanNoReason_EmptyListNoReason()
+    {
+        var response = EntitlementEvaluator.EntitlementsStateV2(Snapshot(), new GetEntitlementsStateV2Request(), FallbackSet.Parse("""{"f": {"hasAccess": true}}"""), Now);
+
+        Assert.Empty(response.Entitlements);
+        Assert.False(response.HasAccessDeniedReason);
+    }
+}
