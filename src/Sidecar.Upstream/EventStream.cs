@@ -94,6 +94,12 @@ public sealed class EventStream : IAsyncDisposable
 
     internal Uri Url => _uri;
 
+    /// <summary>The background loop; completes when the stream stops for good (disposed or key refused).</summary>
+    internal Task Completion => _loop ?? Task.CompletedTask;
+
+    /// <summary>Raised on the socket's task with the running pong count (diagnostics and tests).</summary>
+    internal event Action<long>? PongReceived;
+
     /// <summary>
     /// Starts connecting in the background and returns at once. Cancelling <paramref name="ct"/> later stops the
     /// stream as <see cref="DisposeAsync"/> does (closing the socket cleanly).
@@ -342,7 +348,7 @@ public sealed class EventStream : IAsyncDisposable
                     await connection.SendAsync(PongFrame, CancellationToken.None).ConfigureAwait(false);
                     break;
                 case "pong":
-                    Interlocked.Increment(ref _pongs);
+                    PongReceived?.Invoke(Interlocked.Increment(ref _pongs));
                     break;
                 case "error":
                 {
