@@ -73,7 +73,7 @@ public sealed class EventStream : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(logger);
-        ArgumentException.ThrowIfNullOrEmpty(options.ApiKey);
+        options.Validate();
         _options = options;
         _handlers = handlers;
         _logger = logger;
