@@ -302,13 +302,14 @@ public sealed class EventStream : IAsyncDisposable
         {
             return Outcome.Failed("stopped", acknowledged, Elapsed(connectedAt));
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or HttpRequestException
+                                       or ObjectDisposedException or InvalidDataException)
         {
-            return Outcome.Failed($"no connection_ack within {_options.WsConnectTimeout.TotalMilliseconds:0} ms", acknowledged, TimeSpan.Zero);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or HttpRequestException or ObjectDisposedException or InvalidDataException)
-        {
-            return Outcome.Failed(connection.DeadByKeepAlive ? "no answer to pings" : ex.Message, acknowledged, Elapsed(connectedAt));
+            // An aborted socket fails its pending read with either a WebSocketException or a cancellation.
+            var reason = connection.DeadByKeepAlive ? "no answer to pings"
+                : ex is OperationCanceledException && !acknowledged ? $"not acknowledged within {_options.WsConnectTimeout.TotalMilliseconds:0} ms"
+                : ex.Message;
+            return Outcome.Failed(reason, acknowledged, Elapsed(connectedAt));
         }
         finally
         {
