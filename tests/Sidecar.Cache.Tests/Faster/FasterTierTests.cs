@@ -191,6 +191,49 @@ public sealed class FasterTierTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadAsync_CorruptRecordOnDisk_IsAMissWithWarningAndIsRemoved()
+    {
+        var options = TinyOptions();
+        var tier = await OpenAsync(options);
+        var victim = new CustomerSnapshot(
+            new CustomerKey("victim", null),
+            null,
+            [new FeatureEntitlement { FeatureId = "feature-marker-3f9a" }],
+            [],
+            entitlementsTimestamp: 500,
+            fetchedAt: 500);
+        await tier.WriteAsync(victim, CancellationToken.None);
+        await tier.WriteAsync(Snapshots.Small("bystander", 1), CancellationToken.None);
+        await tier.DisposeAsync();
+
+        // Flip the string length in front of the feature id: the value now claims a string that runs past its end.
+        var marker = "feature-marker-3f9a"u8.ToArray();
+        var corrupted = 0;
+        foreach (var segment in Directory.GetFiles(Path.Combine(_dir.Path, "log")))
+        {
+            var bytes = File.ReadAllBytes(segment);
+            var at = bytes.AsSpan().IndexOf(marker);
+            if (at > 0)
+            {
+                bytes[at - 1] = 0x7F;
+                File.WriteAllBytes(segment, bytes);
+                corrupted++;
+            }
+        }
+
+        Assert.Equal(1, corrupted);
+        await using var reopened = await OpenAsync(options);
+
+        Assert.Null(await reopened.ReadAsync(victim.Key, CancellationToken.None));
+        Assert.True(_logger.Has(2104));
+        Assert.NotNull(await reopened.ReadAsync(new CustomerKey("bystander", null), CancellationToken.None));
+
+        // The bad record was removed, so an older version is no longer blocked by its timestamp.
+        await reopened.WriteAsync(Snapshots.Small("victim", 1), CancellationToken.None);
+        Assert.Equal(1, (await reopened.ReadAsync(victim.Key, CancellationToken.None))!.EntitlementsTimestamp);
+    }
+
+    [Fact]
     public async Task DisposeAsync_ThenReopen_RecoversCheckpointedData()
     {
         var options = TinyOptions();
