@@ -68,4 +68,16 @@ public sealed class FasterTierOptionsTests
         Assert.Throws<ArgumentException>(() => FasterTierOptions.FromCacheBudget(" ", 100));
         Assert.Throws<ArgumentOutOfRangeException>(() => FasterTierOptions.FromCacheBudget("/data", 0));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2 * 24 * 3600)]
+    public void Validate_CheckpointIntervalOutOfRange_ThrowsNamingIt(int seconds)
+    {
+        var options = new FasterTierOptions { Directory = "/data", CheckpointInterval = TimeSpan.FromSeconds(seconds) };
+
+        var ex = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("CheckpointInterval", ex.Message, StringComparison.Ordinal);
+    }
 }
