@@ -42,20 +42,27 @@ public sealed class RedisTestKit : IAsyncDisposable
         return new RedisTestKit(server, raw, password);
     }
 
-    public RedisTierOptions Options(int ttl = 604800) => new()
+    /// <summary>
+    /// Tier options for this kit. The functional tests use generous timeouts: the build machine can be loaded far
+    /// beyond the 250 ms production bound, and what they check (layout, guards, coordination) does not depend on it.
+    /// The outage tests pass their own.
+    /// </summary>
+    public RedisTierOptions Options(int ttl = 604800, TimeSpan? operationTimeout = null) => new()
     {
         EnvironmentPrefix = Prefix,
         Host = "127.0.0.1",
         Port = Server.Port,
         Password = Password,
         KeysTtlSeconds = ttl,
-        ConnectTimeout = TimeSpan.FromSeconds(1),
+        OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(10),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
     };
 
     /// <summary>A tier on its own connection (= one sidecar), logging to <paramref name="logger"/> or the kit's.</summary>
-    public async Task<RedisTier> TierAsync(int ttl = 604800, CapturingLogger? logger = null)
+    public async Task<RedisTier> TierAsync(int ttl = 604800, CapturingLogger? logger = null, TimeSpan? operationTimeout = null)
     {
-        var tier = await RedisTier.ConnectAsync(Options(ttl), logger ?? Logger, TimeProvider.System, CancellationToken.None);
+        var tier = await RedisTier.ConnectAsync(Options(ttl, operationTimeout), logger ?? Logger, TimeProvider.System, CancellationToken.None);
+        Assert.True(tier.IsConnected, "The tier did not connect to the test redis-server.");
         _tiers.Add(tier);
         return tier;
     }
