@@ -313,4 +313,28 @@ public sealed class AdminTests : EmulatorTest
 
         Assert.Equal(2, (await waiting).EdgeRequestsFor("globex"));
     }
+
+    [Fact]
+    public async Task Faults_LatencyRequestInFlight_IsAbandonedWhenServerStops()
+    {
+        Server.SetFaults(new EmulatorFaults { EdgeLatencyMs = 600_000 });
+        var pending = EdgeAsync("/v1/c/acme/entitlements-state.json");
+        await Server.WaitForCountersAsync(c => c.EdgeRequests == 1, Timeout());
+
+        await Server.DisposeAsync();
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => pending);
+    }
+
+    [Fact]
+    public async Task PutCustomer_EncodedIds_AreStoredDecoded()
+    {
+        var body = JsonSerializer.Serialize(States.OneBoolean("feature-sso"), CoreJsonContext.Default.EntitlementsStateDto);
+
+        using var put = await AdminAsync(HttpMethod.Put, "/admin/customers/org%2Fteam%201?resourceId=a%2Bb", body);
+
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.NotNull(Server.GetCustomer("org/team 1", "a+b"));
+        Assert.Equal(0, Server.GetCustomer("org/team 1", "a+b")!.EntitlementsV2[0].CurrentUsage);
+    }
 }

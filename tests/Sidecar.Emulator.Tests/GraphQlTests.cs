@@ -252,4 +252,19 @@ public sealed class GraphQlTests : EmulatorTest
         var config = root.GetProperty("data").GetProperty("sdkConfiguration");
         Assert.False(config.GetProperty("isWidgetWatermarkEnabled").GetBoolean());
     }
+
+    [Fact]
+    public async Task ReportUsage_Concurrent_AppliesEveryDeltaWithDistinctTimestamps()
+    {
+        var reports = Enumerable.Range(0, 40)
+            .Select(_ => ReportUsageAsync("""{"customerId":"globex","featureId":"feature-api-calls","value":1}"""))
+            .ToArray();
+
+        var results = await Task.WhenAll(reports);
+
+        var usages = results.Select(r => r.GetProperty("data").GetProperty("reportUsage").GetProperty("currentUsage").GetDouble()).Order().ToList();
+        Assert.Equal(Enumerable.Range(101, 40).Select(i => (double)i), usages);
+        var stamps = results.Select(r => r.GetProperty("data").GetProperty("reportUsage").GetProperty("timestamp").GetString()).Distinct().Count();
+        Assert.Equal(40, stamps);
+    }
 }

@@ -101,3 +101,41 @@ public sealed class ProgramTests
         Assert.Throws<FormatException>(() => Program.Parse([flag, value], _ => null));
     }
 }
+
+public sealed class InMemoryFixtureTests
+{
+    [Fact]
+    public async Task StartAsync_InMemoryFixture_IsCopiedNotShared()
+    {
+        var fixture = new Sidecar.Core.Json.EntitlementsFile
+        {
+            Customers = [new Sidecar.Core.Json.FileCustomer { CustomerId = "solo", EntitlementsState = States.OneMetered("feature-api-calls", 10, 1) }],
+        };
+        await using var first = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = fixture });
+        await using var second = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = fixture });
+
+        first.ReportUsage(new AdminUsageRequest { CustomerId = "solo", FeatureId = "feature-api-calls", Value = 5 });
+
+        Assert.Equal(6, first.GetCustomer("solo")!.EntitlementsV2[0].CurrentUsage);
+        Assert.Equal(1, second.GetCustomer("solo")!.EntitlementsV2[0].CurrentUsage);
+        Assert.Equal(1, fixture.Customers[0].EntitlementsState!.EntitlementsV2[0].CurrentUsage);
+        Assert.NotEqual(first.BaseUrl, second.BaseUrl);
+    }
+
+    [Fact]
+    public async Task StartAsync_DuplicateFixtureEntry_FailsWithClearMessage()
+    {
+        var fixture = new Sidecar.Core.Json.EntitlementsFile
+        {
+            Customers =
+            [
+                new Sidecar.Core.Json.FileCustomer { CustomerId = "twin", EntitlementsState = States.OneBoolean("a") },
+                new Sidecar.Core.Json.FileCustomer { CustomerId = "twin", EntitlementsState = States.OneBoolean("b") },
+            ],
+        };
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => EmulatorServer.StartAsync(new EmulatorOptions { Fixture = fixture }));
+
+        Assert.Contains("twin", error.Message, StringComparison.Ordinal);
+    }
+}
