@@ -57,7 +57,8 @@ public sealed class HotTier
     }
 
     /// <summary>
-    /// Stores a snapshot unless the held one has a newer entitlements timestamp. Usage the held snapshot knows more
+    /// Stores a snapshot unless the held one has a newer entitlements timestamp (an incoming timestamp of epoch 0, an
+    /// emptied list, always wins). Usage the held snapshot knows more
     /// recently than the incoming one (a usage event that overtook a fetch) is kept. Returns what is held afterwards.
     /// </summary>
     public CustomerSnapshot Set(CustomerSnapshot incoming)
@@ -78,7 +79,8 @@ public sealed class HotTier
             }
 
             var held = entry.Snapshot;
-            if (held.EntitlementsTimestamp > incoming.EntitlementsTimestamp)
+            // Epoch 0 marks an emptied list (customer deleted, subscription gone): it always wins, as in Stigg's guard.
+            if (incoming.EntitlementsTimestamp != 0 && held.EntitlementsTimestamp > incoming.EntitlementsTimestamp)
             {
                 // Stale entitlements; still take the confirmation time so the freshness window restarts.
                 return incoming.FetchedAt > held.FetchedAt ? Swap(entry, held, held.WithFetchedAt(incoming.FetchedAt)) ?? entry.Snapshot : held;
