@@ -38,7 +38,7 @@ public sealed class PersistentTierTests
                 ["API_URL"] = emulator.BaseUrl.ToString(),
                 ["WS_ENABLED"] = "false",
                 ["CACHE_FRESHNESS_SECS"] = "3600",
-                ["CACHE_MAX_SIZE_BYTES"] = (4 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["CACHE_MAX_SIZE_BYTES"] = (8 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["LOG_LEVEL"] = "warn",
             },
             time);
@@ -54,8 +54,11 @@ public sealed class PersistentTierTests
         }
 
         var hot = sidecar.App.Store.Hot;
-        Assert.True(hot.Evictions > 0, "the hot tier should have evicted under a 4 MiB budget");
+        Assert.True(hot.Evictions > 0, "the hot tier should have evicted under an 8 MiB budget");
         Assert.True(hot.Bytes <= hot.BudgetBytes);
+        var status = sidecar.App.Status;
+        Assert.True(status.PersistentMemoryBytes > 0);
+        Assert.True(status.HotBudgetBytes + status.PersistentMemoryBytes <= 8 << 20, $"hot {status.HotBudgetBytes} + FASTER {status.PersistentMemoryBytes} over the budget");
         Assert.Equal(Customers, emulator.Counters.EdgeRequests);
         var metrics = await sidecar.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Contains("tier=\"faster\"", metrics, StringComparison.Ordinal);
