@@ -34,4 +34,15 @@ public sealed class LoggingTests
 
         Assert.Equal(0, output.Length);
     }
+
+    [Fact]
+    public void JsonLine_ShortSecret_DoesNotGarbleWords()
+    {
+        using var output = new MemoryStream();
+        using var provider = new JsonLineLoggerProvider(output, LogLevel.Information, "msg", "err", ["k"], TimeProvider.System);
+
+        provider.CreateLogger("Test").LogInformation("checkpoint taken");
+
+        Assert.Contains("checkpoint taken", System.Text.Encoding.UTF8.GetString(output.ToArray()), StringComparison.Ordinal);
+    }
 }

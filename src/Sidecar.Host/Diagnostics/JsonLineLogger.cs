@@ -7,7 +7,8 @@ namespace Sidecar.Host.Diagnostics;
 /// <summary>
 /// One JSON object per log line on stdout, with the message and error under the keys LOG_MESSAGE_KEY and
 /// LOG_ERROR_KEY (as the Stigg Sidecar does). Known secret values are masked in every line as a last line of defence:
-/// no code path logs them on purpose.
+/// no code path logs them on purpose. Values shorter than <see cref="MinimumSecretLength"/> are not masked: masking a
+/// one-letter "key" would garble every word that contains that letter.
 /// </summary>
 internal sealed class JsonLineLoggerProvider(
     Stream output,
@@ -17,6 +18,9 @@ internal sealed class JsonLineLoggerProvider(
     IReadOnlyList<string> secrets,
     TimeProvider time) : ILoggerProvider
 {
+    public const int MinimumSecretLength = 6;
+
+    private readonly string[] _secrets = [.. secrets.Where(s => s.Length >= MinimumSecretLength)];
     private readonly Lock _writeLock = new();
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
 
@@ -96,7 +100,7 @@ internal sealed class JsonLineLoggerProvider(
 
     private string Redact(string text)
     {
-        foreach (var secret in secrets)
+        foreach (var secret in _secrets)
         {
             if (text.Contains(secret, StringComparison.Ordinal))
             {
