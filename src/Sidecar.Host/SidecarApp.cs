@@ -19,7 +19,7 @@ using Sidecar.Core.Model;
 using Sidecar.Host.Configuration;
 using Sidecar.Host.Diagnostics;
 using Sidecar.Host.Engine;
-using Sidecar.Host.Grpc;
+using Sidecar.Host.Rpc;
 using Sidecar.Upstream;
 using Grpc.AspNetCore.Server.Model;
 using HealthStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
@@ -112,7 +112,7 @@ internal sealed class SidecarApp : IAsyncDisposable
                 FasterTierOptions.FromCacheBudget(settings.CacheDirectory, settings.CacheMaxSizeBytes - hotBudget) with { CheckpointInterval = settings.CheckpointInterval },
                 loggerFactory.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
             tiers.Add(faster);
-            status.Persistence = faster.Outcome.ToString();
+            status.Persistence = faster.RecoveryOutcome.ToString().ToLowerInvariant();
         }
 
         RedisTier? redis = null;
@@ -154,9 +154,9 @@ internal sealed class SidecarApp : IAsyncDisposable
         Func<CustomerKey, Func<CancellationToken, Task<CustomerSnapshot>>, CancellationToken, Task<CustomerSnapshot?>>? coordinate = null;
         if (redis is not null)
         {
-            var coordinator = new RedisFetchCoordinator(redis, loggerFactory.CreateLogger("Sidecar.Redis"));
+            var coordinator = new RedisFetchCoordinator(redis);
             var wait = settings.EntitlementsTimeout + TimeSpan.FromMilliseconds(500);
-            coordinate = (key, fetch, ct) => coordinator.FetchOnceAsync(key, fetch, wait, ct);
+            coordinate = async (key, fetch, ct) => await coordinator.FetchOnceAsync(key, fetch, wait, ct).ConfigureAwait(false);
         }
 
         var store = new EntitlementStore(hot, tiers, source, coordinate, settings.FreshnessWindow, settings.RefetchOnEveryCheck, metrics, logger, time);
@@ -181,7 +181,7 @@ internal sealed class SidecarApp : IAsyncDisposable
         web.MapGrpcService<SidecarGrpcService>();
         web.MapGrpcService<HealthServiceImpl>();
         web.MapGet(settings.HealthPath, () => Results.Text("ok")).RequireHost(metricsHost);
-        web.MapGet(settings.ReadyPath, (HttpContext context) =>
+        web.MapGet(settings.ReadyPath, () =>
         {
             status.CachedCustomers = hot.Count;
             status.CacheBytes = hot.Bytes;
@@ -190,9 +190,7 @@ internal sealed class SidecarApp : IAsyncDisposable
                 status.Redis = redis.IsConnected ? "connected" : "disconnected";
             }
 
-            context.Response.StatusCode = status.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-            context.Response.ContentType = "application/json";
-            return context.Response.WriteAsync(JsonSerializer.Serialize(status, HostJsonContext.Default.SidecarStatus));
+            return Results.Json(status, HostJsonContext.Default.SidecarStatus, statusCode: status.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         }).RequireHost(metricsHost);
         web.MapPrometheusScrapingEndpoint("/metrics").RequireHost(metricsHost);
 

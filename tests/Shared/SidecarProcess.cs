@@ -37,8 +37,9 @@ internal sealed class SidecarProcess : IAsyncDisposable
     /// <summary>Starts <paramref name="executable"/> (a native binary, or a .dll run through dotnet) with only the given environment.</summary>
     public static SidecarProcess Start(string executable, IReadOnlyDictionary<string, string> env, string? workingDirectory = null, params string[] args)
     {
-        var grpcPort = env.TryGetValue("GRPC_PORT", out var g) ? int.Parse(g, System.Globalization.CultureInfo.InvariantCulture) : 80;
-        var metricsPort = env.TryGetValue("METRICS_PORT", out var m) ? int.Parse(m, System.Globalization.CultureInfo.InvariantCulture) : 8080;
+        // Ports as the sidecar will read them (a test of bad values passes a value that is no number at all).
+        var grpcPort = env.TryGetValue("GRPC_PORT", out var g) && int.TryParse(g, out var gp) ? gp : 80;
+        var metricsPort = env.TryGetValue("METRICS_PORT", out var m) && int.TryParse(m, out var mp) ? mp : 8080;
         var isDll = executable.EndsWith(".dll", StringComparison.Ordinal);
         var info = new ProcessStartInfo(isDll ? "dotnet" : executable)
         {

@@ -43,7 +43,7 @@ internal sealed class SidecarHost : IAsyncDisposable
     }
 
     /// <summary>Settings as the environment would give them, plus free ports and a private cache directory.</summary>
-    public static SidecarSettings Settings(Dictionary<string, string> env)
+    public static SidecarSettings SettingsFrom(Dictionary<string, string> env)
     {
         env.TryAdd("GRPC_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
         env.TryAdd("METRICS_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -54,7 +54,7 @@ internal sealed class SidecarHost : IAsyncDisposable
 
     public static async Task<SidecarHost> StartAsync(Dictionary<string, string> env, TimeProvider? time = null)
     {
-        var settings = Settings(env);
+        var settings = SettingsFrom(env);
         var log = new SynchronizedMemoryStream();
         var app = await SidecarApp.StartAsync(settings, time ?? TimeProvider.System, log, CancellationToken.None);
         return new SidecarHost(app, settings, log);
@@ -77,15 +77,15 @@ internal sealed class SidecarHost : IAsyncDisposable
     /// <summary>The logger writes from several threads; tests read it while it runs.</summary>
     private sealed class SynchronizedMemoryStream : MemoryStream
     {
-        public override void Write(ReadOnlySpan<byte> buffer)
+        public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
+
+        public override void Write(byte[] buffer, int offset, int count)
         {
             lock (this)
             {
-                base.Write(buffer);
+                base.Write(buffer, offset, count);
             }
         }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
     }
 }
 

@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 using Sidecar.Core.Model;
 using Sidecar.Host.Configuration;
 using Sidecar.Host.Diagnostics;
-using Sidecar.Host.Grpc;
+using Sidecar.Host.Rpc;
 using Sidecar.Upstream;
 using Stigg.Sidecar.V1;
+using ProtoBehavior = Stigg.Sidecar.V1.UsageUpdateBehavior;
 
 namespace Sidecar.Host.Engine;
 
@@ -66,17 +67,15 @@ internal sealed class UsageReporter(
         {
             var result = results[i];
             var key = new CustomerKey(result.CustomerId, result.ResourceId);
-            var timestamp = result.Timestamp ?? store.NowMs;
-            if (result.CurrentUsage is { } current)
+            var now = store.NowMs;
+            if (result.ToFeatureUpdate(now) is { } featureUpdate)
             {
-                await store.ApplyUsageAsync(key, new UsageUpdate(EntitlementRefType.Feature, result.FeatureId, current,
-                    result.UsagePeriodStart, result.UsagePeriodEnd, timestamp)).ConfigureAwait(false);
+                await store.ApplyUsageAsync(key, featureUpdate).ConfigureAwait(false);
             }
 
             if (result.Credit is { } credit)
             {
-                await store.ApplyUsageAsync(key, new UsageUpdate(EntitlementRefType.Credit, credit.CurrencyId, credit.CurrentUsage,
-                    null, credit.UsagePeriodEnd, credit.Timestamp ?? timestamp)).ConfigureAwait(false);
+                await store.ApplyUsageAsync(key, credit.ToUpdate(result.Timestamp ?? now)).ConfigureAwait(false);
             }
 
             responses.Add(ToResponse(result));
@@ -130,7 +129,7 @@ internal sealed class UsageReporter(
         }
 
         var now = store.NowMs;
-        var set = request.HasUpdateBehavior && request.UpdateBehavior == UsageUpdateBehavior.Set;
+        var set = request.HasUpdateBehavior && request.UpdateBehavior == ProtoBehavior.Set;
         var current = set ? request.Value : feature.CurrentUsage + request.Value;
         await store.ApplyUsageAsync(key, new UsageUpdate(EntitlementRefType.Feature, feature.FeatureId, current,
             feature.UsagePeriodStart, feature.UsagePeriodEnd, Math.Max(now, feature.UsageUpdatedAt))).ConfigureAwait(false);
@@ -145,7 +144,7 @@ internal sealed class UsageReporter(
         ResourceId = request.HasResourceId && request.ResourceId.Length > 0 ? request.ResourceId : null,
         FeatureId = request.FeatureId,
         Value = request.Value,
-        UpdateBehavior = request.HasUpdateBehavior && request.UpdateBehavior == UsageUpdateBehavior.Set ? "SET" : "DELTA",
+        UpdateBehavior = request.HasUpdateBehavior && request.UpdateBehavior == ProtoBehavior.Set ? Upstream.UsageUpdateBehavior.Set : Upstream.UsageUpdateBehavior.Delta,
         CreatedAt = request.Timestamp?.ToDateTimeOffset().ToUnixTimeMilliseconds(),
         Dimensions = ToDimensions(request.Dimensions),
     };

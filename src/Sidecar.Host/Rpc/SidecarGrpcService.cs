@@ -10,7 +10,7 @@ using Sidecar.Host.Engine;
 using Sidecar.Upstream;
 using Stigg.Sidecar.V1;
 
-namespace Sidecar.Host.Grpc;
+namespace Sidecar.Host.Rpc;
 
 /// <summary>
 /// The 12 RPCs of <c>stigg.sidecar.v1.SidecarService</c>. Reads answer synchronously from the hot tier when they can

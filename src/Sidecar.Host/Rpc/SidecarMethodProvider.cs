@@ -5,7 +5,7 @@ using Grpc.Core;
 using Sidecar.Host.Diagnostics;
 using Stigg.Sidecar.V1;
 
-namespace Sidecar.Host.Grpc;
+namespace Sidecar.Host.Rpc;
 
 /// <summary>
 /// Binds the 12 methods of <c>stigg.sidecar.v1.SidecarService</c> to <see cref="SidecarGrpcService"/> with our own

@@ -2,7 +2,7 @@ using Grpc.Core;
 using Sidecar.Core.Model;
 using Sidecar.Host.Configuration;
 
-namespace Sidecar.Host.Grpc;
+namespace Sidecar.Host.Rpc;
 
 /// <summary>Turns bad requests into INVALID_ARGUMENT with a message that names the field (DESIGN decision 7).</summary>
 internal static class RequestValidation

@@ -1,0 +1,160 @@
+using System.Numerics;
+
+namespace Sidecar.Cache.Faster;
+
+/// <summary>
+/// Sizes and timings of the FASTER tier. Every size is explicit: FASTER's own defaults (64 MB index, 32 MB pages,
+/// 16 GB log memory, 1 GB segments) would take 76–158 MB before the first customer is stored.
+/// Sizes that FASTER needs as powers of two are rounded down to one.
+/// </summary>
+public sealed record FasterTierOptions
+{
+    private const long KiB = 1024;
+    private const long MiB = 1024 * KiB;
+    private const long GiB = 1024 * MiB;
+
+    /// <summary>Bytes of the average customer snapshot on the log, used to size the hash index.</summary>
+    internal const long ExpectedRecordBytes = 2 * KiB;
+
+    /// <summary>Fewest hash buckets (64 bytes each): 2^14 buckets = 1 MiB of index, room for ~57 k keys without overflow.</summary>
+    internal const long MinIndexBuckets = 1L << 14;
+
+    /// <summary>Most hash buckets derived from a budget: 2^22 buckets = 256 MiB of index.</summary>
+    internal const long MaxIndexBuckets = 1L << 22;
+
+    /// <summary>Directory holding the log segments (<c>log/</c>) and the checkpoints (<c>checkpoints/</c>).</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>
+    /// In-memory part of the hybrid log (mutable + read-only regions), in bytes; records older than this live only
+    /// on disk and are read back with one I/O. Rounded down to a power of two.
+    /// </summary>
+    public long MemoryBytes { get; init; } = 16 * MiB;
+
+    /// <summary>Log page size in bytes (the unit of flushing and of the largest record). Null: derived, see <see cref="EffectivePageBytes"/>.</summary>
+    public long? PageBytes { get; init; }
+
+    /// <summary>Log segment (one file on disk, the unit of truncation) in bytes. Null: derived, see <see cref="EffectiveSegmentBytes"/>.</summary>
+    public long? SegmentBytes { get; init; }
+
+    /// <summary>Hash index size in 64-byte buckets (7 keys each before overflow). Null: derived, see <see cref="EffectiveIndexBuckets"/>.</summary>
+    public long? IndexBuckets { get; init; }
+
+    /// <summary>How often a checkpoint is taken (a crash loses at most this much of the writes).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Bound on the on-disk log span that triggers compaction. Null: <c>max(8 × MemoryBytes, 64 MiB)</c>.
+    /// See <see cref="EffectiveMaxDiskBytes"/> for the bound this gives.
+    /// </summary>
+    public long? MaxDiskBytes { get; init; }
+
+    /// <summary>
+    /// Derives every size from the process cache budget (<c>CACHE_MAX_SIZE_BYTES</c>):
+    /// <list type="bullet">
+    /// <item>log memory = clamp(budget / 4, 4 MiB, 1 GiB), rounded down to a power of two — the FASTER tier may use a
+    /// quarter of what the hot tier may use, so the two together stay within 1.25 × budget plus the index;</item>
+    /// <item>page = clamp(log memory / 16, 1 MiB, 4 MiB) — at least 4 pages in memory so flushing overlaps with
+    /// appends, and a page holds hundreds of ~2 KB snapshots;</item>
+    /// <item>index buckets = clamp(nextPow2(budget / 2 KiB / 2), 2^14, 2^22): one bucket (64 B, 7 slots) per two expected
+    /// customers at ~2 KB each, so chains stay short even when the log holds twice what the hot tier holds;</item>
+    /// <item>disk bound = <c>max(8 × log memory, 64 MiB)</c> and segment = clamp(disk bound / 8, page, 256 MiB), so
+    /// truncation works in steps of at most an eighth of the bound.</item>
+    /// </list>
+    /// A 1 GiB budget gives 256 MiB log memory, 4 MiB pages, 2^18 buckets (16 MiB index), 2 GiB disk bound.
+    /// </summary>
+    public static FasterTierOptions FromCacheBudget(string directory, long cacheMaxSizeBytes)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cacheMaxSizeBytes);
+
+        var memory = PreviousPowerOfTwo(Math.Clamp(cacheMaxSizeBytes / 4, 4 * MiB, 1 * GiB));
+        var page = PreviousPowerOfTwo(Math.Clamp(memory / 16, 1 * MiB, 4 * MiB));
+        var expectedCustomers = Math.Max(1, cacheMaxSizeBytes / ExpectedRecordBytes);
+        var buckets = Math.Clamp(NextPowerOfTwo(expectedCustomers / 2), MinIndexBuckets, MaxIndexBuckets);
+        var disk = DefaultMaxDiskBytes(memory);
+        var segment = PreviousPowerOfTwo(Math.Clamp(disk / 8, page, 256 * MiB));
+
+        return new FasterTierOptions
+        {
+            Directory = directory,
+            MemoryBytes = memory,
+            PageBytes = page,
+            SegmentBytes = segment,
+            IndexBuckets = buckets,
+            MaxDiskBytes = disk,
+        };
+    }
+
+    /// <summary>Log memory actually configured (power of two).</summary>
+    public long EffectiveMemoryBytes => PreviousPowerOfTwo(MemoryBytes);
+
+    /// <summary><see cref="PageBytes"/> or clamp(memory / 16, 4 KiB, 4 MiB) — at least 4 pages in memory when possible.</summary>
+    public long EffectivePageBytes =>
+        PreviousPowerOfTwo(PageBytes ?? Math.Clamp(EffectiveMemoryBytes / 16, 4 * KiB, 4 * MiB));
+
+    /// <summary><see cref="IndexBuckets"/> or one bucket per two customers that the log memory holds, at least 2^14.</summary>
+    public long EffectiveIndexBuckets =>
+        PreviousPowerOfTwo(IndexBuckets ?? Math.Clamp(NextPowerOfTwo(EffectiveMemoryBytes / ExpectedRecordBytes / 2), MinIndexBuckets, MaxIndexBuckets));
+
+    /// <summary>
+    /// The log span (tail − begin address, i.e. bytes of log on disk plus the in-memory tail) above which the
+    /// maintenance pass compacts. After a compaction the span is at most half of this plus the live records copied
+    /// forward, so disk use stays below <c>MaxDiskBytes + one checkpoint interval of writes + one segment</c> as long as
+    /// the live data fits in half the bound; beyond that the log holds the live data plus half the bound. Checkpoint
+    /// files add the two newest index checkpoints (2 × 64 bytes × buckets, plus overflow buckets) and a few KB of metadata.
+    /// </summary>
+    public long EffectiveMaxDiskBytes => MaxDiskBytes ?? DefaultMaxDiskBytes(EffectiveMemoryBytes);
+
+    /// <summary><see cref="SegmentBytes"/> or clamp(disk bound / 8, page, 256 MiB).</summary>
+    public long EffectiveSegmentBytes =>
+        PreviousPowerOfTwo(SegmentBytes ?? Math.Clamp(EffectiveMaxDiskBytes / 8, EffectivePageBytes, 256 * MiB));
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Directory))
+        {
+            throw new ArgumentException("FasterTierOptions.Directory must be set.", nameof(Directory));
+        }
+
+        if (PageBytes is { } page && page < 512)
+        {
+            throw new ArgumentException($"FasterTierOptions.PageBytes must be at least 512 (got {page}).", nameof(PageBytes));
+        }
+
+        if (EffectiveMemoryBytes < 2 * EffectivePageBytes)
+        {
+            throw new ArgumentException(
+                $"FasterTierOptions.MemoryBytes ({MemoryBytes}) must hold at least two pages of {EffectivePageBytes} bytes.", nameof(MemoryBytes));
+        }
+
+        if (EffectiveSegmentBytes < EffectivePageBytes)
+        {
+            throw new ArgumentException(
+                $"FasterTierOptions.SegmentBytes ({SegmentBytes}) must be at least the page size ({EffectivePageBytes}).", nameof(SegmentBytes));
+        }
+
+        if (IndexBuckets is { } buckets && buckets < 8)
+        {
+            throw new ArgumentException($"FasterTierOptions.IndexBuckets must be at least 8 (got {buckets}).", nameof(IndexBuckets));
+        }
+
+        if (CheckpointInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"FasterTierOptions.CheckpointInterval must be positive (got {CheckpointInterval}).", nameof(CheckpointInterval));
+        }
+
+        if (MaxDiskBytes is { } disk && disk < 2 * EffectiveSegmentBytes)
+        {
+            throw new ArgumentException(
+                $"FasterTierOptions.MaxDiskBytes ({disk}) must be at least two segments ({2 * EffectiveSegmentBytes}).", nameof(MaxDiskBytes));
+        }
+    }
+
+    private static long DefaultMaxDiskBytes(long memoryBytes) => Math.Max(8 * memoryBytes, 64 * MiB);
+
+    internal static long PreviousPowerOfTwo(long value) => value <= 1 ? 1 : (long)BitOperations.RoundUpToPowerOf2((ulong)value + 1) >> 1;
+
+    internal static long NextPowerOfTwo(long value) => value <= 1 ? 1 : (long)BitOperations.RoundUpToPowerOf2((ulong)value);
+}

@@ -1,0 +1,310 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Sidecar.Cache.Redis.Internal;
+using Sidecar.Core.Model;
+using StackExchange.Redis;
+
+namespace Sidecar.Cache.Redis;
+
+/// <summary>
+/// Cross-sidecar single-flight of a cache-miss fetch (stigg-behaviour §7.6), wire-compatible with Stigg's SDK: the
+/// lock <c>P:refetchEntityEntitlementsAfterCacheMiss-{customer}[:{resource}]</c>, the channel
+/// <c>P:refetchEntityEntitlementsAfterCacheMiss:{customer}[:{resource}]</c> and its <c>{}</c> /
+/// <c>{"error":"…"}</c> payloads. Sits below the caller's in-process single-flight.
+/// </summary>
+/// <remarks>
+/// Redis trouble never blocks a fetch (DESIGN decision 3): when Redis is down, or the subscribe or the lock attempt
+/// fails, the caller's fetch runs directly; Stigg's SDK would throw "Redis is not connected" and serve the fallback
+/// instead. A waiter that was told the entry is stored but cannot read it back also fetches itself.
+/// </remarks>
+public sealed class RedisFetchCoordinator
+{
+    private const string RemoteErrorPrefix = "A remote execution encountered error: ";
+    private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private readonly RedisTier _tier;
+    private readonly LogThrottle _unavailableLogs;
+
+    public RedisFetchCoordinator(RedisTier tier)
+    {
+        ArgumentNullException.ThrowIfNull(tier);
+        _tier = tier;
+        _unavailableLogs = new LogThrottle(tier.Time, LogInterval);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="fetchAndStore"/> in at most one sidecar at a time for <paramref name="key"/>; the others
+    /// wait for its notification and read the stored entry from Redis.
+    /// </summary>
+    /// <param name="key">The entry that missed.</param>
+    /// <param name="fetchAndStore">Fetches from the Edge/API and stores the result in the tiers (this Redis tier
+    /// included), returning it.</param>
+    /// <param name="waitTimeout">How long a waiter waits for the notification: the entitlements timeout plus a
+    /// 500 ms buffer in Stigg. Past it, the waiter fetches itself.</param>
+    /// <param name="cancellationToken">Cancels the wait or the fetch.</param>
+    /// <returns>The snapshot this call fetched or that another sidecar stored. Never null: every path that cannot
+    /// produce one from Redis runs <paramref name="fetchAndStore"/> itself.</returns>
+    /// <exception cref="RedisRemoteFetchException">The sidecar that held the lock reported that its fetch failed.</exception>
+    /// <remarks>Exceptions of <paramref name="fetchAndStore"/> propagate (after being published to the waiters).</remarks>
+    public async Task<CustomerSnapshot> FetchOnceAsync(
+        CustomerKey key,
+        Func<CancellationToken, Task<CustomerSnapshot>> fetchAndStore,
+        TimeSpan waitTimeout,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(fetchAndStore);
+        if (!_tier.IsConnected)
+        {
+            return await FetchDirectlyAsync(key, "not connected", fetchAndStore, cancellationToken).ConfigureAwait(false);
+        }
+
+        var keys = _tier.Keys;
+        var channel = RedisChannel.Literal(keys.RefetchChannel(key));
+        var lockKey = keys.RefetchLock(key);
+        var token = RedisLocks.NewToken();
+
+        // Subscribe before trying the lock, so the winner's notification cannot slip by between the two.
+        ChannelMessageQueue queue;
+        bool won;
+        try
+        {
+            queue = await _tier.Multiplexer.GetSubscriber().SubscribeAsync(channel)
+                .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            return await FetchDirectlyAsync(key, Describe(ex), fetchAndStore, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            won = await RedisLocks.TryTakeAsync(_tier.Database, lockKey, token)
+                .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+            return await FetchDirectlyAsync(key, Describe(ex), fetchAndStore, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+            throw;
+        }
+
+        if (won)
+        {
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+            return await FetchAsWinnerAsync(key, lockKey, token, channel, fetchAndStore, cancellationToken).ConfigureAwait(false);
+        }
+
+        string? message;
+        try
+        {
+            Log.RefetchWaiting(_tier.Logger, key, waitTimeout.TotalMilliseconds);
+            message = await WaitForNotificationAsync(queue, waitTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+        }
+
+        if (message is null)
+        {
+            Log.RefetchWaitTimedOut(_tier.Logger, key, waitTimeout.TotalMilliseconds);
+            return await fetchAndStore(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (ParseError(message) is { } error)
+        {
+            Log.RefetchRemoteError(_tier.Logger, key, error);
+            throw new RedisRemoteFetchException(RemoteErrorPrefix + error);
+        }
+
+        if (await _tier.ReadAsync(key, cancellationToken).ConfigureAwait(false) is { } stored)
+        {
+            return stored;
+        }
+
+        Log.RefetchReadBackMissed(_tier.Logger, key);
+        return await fetchAndStore(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The notification payload: null on success (<c>{}</c>), else the error message.</summary>
+    internal static string? ParseError(string message)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(message);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("error", out var error)
+                && error.ValueKind != JsonValueKind.Null)
+            {
+                return error.ValueKind == JsonValueKind.String ? error.GetString() ?? string.Empty : error.GetRawText();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: treat it as "stored"; the read-back decides (and fetches here if it misses).
+        }
+
+        return null;
+    }
+
+    internal static string ErrorPayload(string message)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + message.Length);
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            w.WriteStartObject();
+            w.WriteString("error", message);
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private async Task<CustomerSnapshot> FetchAsWinnerAsync(
+        CustomerKey key,
+        string lockKey,
+        string token,
+        RedisChannel channel,
+        Func<CancellationToken, Task<CustomerSnapshot>> fetchAndStore,
+        CancellationToken cancellationToken)
+    {
+        Log.RefetchWon(_tier.Logger, key);
+        using var stopExtending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var extender = KeepLockAsync(lockKey, token, stopExtending.Token);
+        try
+        {
+            var snapshot = await fetchAndStore(cancellationToken).ConfigureAwait(false);
+            await PublishAsync(key, channel, "{}").ConfigureAwait(false);
+            return snapshot;
+        }
+        catch (Exception ex)
+        {
+            await PublishAsync(key, channel, ErrorPayload(ex.Message)).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            await stopExtending.CancelAsync().ConfigureAwait(false);
+            await extender.ConfigureAwait(false);
+            try
+            {
+                await RedisLocks.ReleaseAsync(_tier.Database, lockKey, token)
+                    .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // It expires by itself within 5 s.
+                _tier.ReportFailure("refetch lock release", key, ex);
+            }
+        }
+    }
+
+    /// <summary>Extends the refetch lock every half lock-time while the fetch runs (redlock's auto-extension).</summary>
+    private async Task KeepLockAsync(string lockKey, string token, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(RedisLocks.Duration / 2, _tier.Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                bool extended;
+                try
+                {
+                    extended = await RedisLocks.TryExtendAsync(_tier.Database, lockKey, token)
+                        .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Redis hiccup: try again on the next tick while the lock has not expired yet.
+                    continue;
+                }
+
+                if (!extended)
+                {
+                    Log.RefetchLockLost(_tier.Logger, lockKey);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The fetch finished.
+        }
+    }
+
+    private async Task<string?> WaitForNotificationAsync(ChannelMessageQueue queue, TimeSpan waitTimeout, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(waitTimeout, _tier.Time);
+        using var connectionLost = new CancellationTokenSource();
+
+        // A dropped connection means the notification may never arrive: stop waiting and fetch here.
+        void OnFailed(object? sender, ConnectionFailedEventArgs e) => connectionLost.Cancel();
+        _tier.Multiplexer.ConnectionFailed += OnFailed;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, connectionLost.Token);
+        try
+        {
+            var message = await queue.ReadAsync(linked.Token).ConfigureAwait(false);
+            return (string?)message.Message ?? string.Empty;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (System.Threading.Channels.ChannelClosedException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        finally
+        {
+            _tier.Multiplexer.ConnectionFailed -= OnFailed;
+        }
+    }
+
+    private async Task PublishAsync(CustomerKey key, RedisChannel channel, string payload)
+    {
+        try
+        {
+            await _tier.Multiplexer.GetSubscriber().PublishAsync(channel, payload)
+                .WaitAsync(_tier.Options.OperationTimeout, _tier.Time).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.RefetchPublishFailed(_tier.Logger, key, ex is TimeoutException ? "Timeout" : ex.GetType().Name, _tier.Redact(ex.Message));
+        }
+    }
+
+    private async Task<CustomerSnapshot> FetchDirectlyAsync(
+        CustomerKey key,
+        string reason,
+        Func<CancellationToken, Task<CustomerSnapshot>> fetchAndStore,
+        CancellationToken cancellationToken)
+    {
+        if (_unavailableLogs.TryEnter(out var suppressed))
+        {
+            Log.RefetchCoordinationUnavailable(_tier.Logger, key, reason, suppressed);
+        }
+
+        return await fetchAndStore(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task UnsubscribeQuietlyAsync(ChannelMessageQueue queue)
+    {
+        try
+        {
+            await queue.UnsubscribeAsync().WaitAsync(_tier.Options.OperationTimeout, _tier.Time).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The subscription goes with the connection; nothing to clean up.
+        }
+    }
+
+    private string Describe(Exception ex) =>
+        (ex is TimeoutException ? "Timeout" : ex.GetType().Name) + ": " + _tier.Redact(ex.Message);
+}

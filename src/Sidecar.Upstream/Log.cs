@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sidecar.Upstream;
+
+/// <summary>Every log line of this project (source-generated). None of them ever carries the API key.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "Retrying {Operation} (attempt {Attempt}) in {DelayMs} ms after: {Reason}")]
+    public static partial void Retrying(ILogger logger, string operation, int attempt, long delayMs, string reason);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "{Operation} not retried: the next attempt (in {DelayMs} ms) would exceed the remaining budget of {RemainingMs} ms")]
+    public static partial void RetryBeyondBudget(ILogger logger, string operation, long delayMs, long remainingMs);
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Event stream connecting to {Url}")]
+    public static partial void StreamConnecting(ILogger logger, string url);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Event stream connected (reconnect: {IsReconnect})")]
+    public static partial void StreamConnected(ILogger logger, bool isReconnect);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Event stream disconnected: {Reason}. Reconnecting in {DelayMs} ms")]
+    public static partial void StreamDisconnected(ILogger logger, string reason, long delayMs);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Event stream stopped for good: the API key was rejected ({Reason})")]
+    public static partial void StreamInvalidApiKey(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "Event stream handler for {Event} failed; the stream continues")]
+    public static partial void StreamHandlerFailed(ILogger logger, Exception exception, string @event);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "Event stream subscription {Operation} failed: {Message}")]
+    public static partial void StreamSubscriptionError(ILogger logger, string operation, string message);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "Event stream subscription {Operation} throttled: {Message}")]
+    public static partial void StreamSubscriptionThrottled(ILogger logger, string operation, string message);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Warning, Message = "Event stream ignored an unusable {Operation} event: {Reason}")]
+    public static partial void StreamEventIgnored(ILogger logger, string operation, string reason);
+
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Debug, Message = "Event stream stopped")]
+    public static partial void StreamStopped(ILogger logger);
+}
