@@ -70,7 +70,10 @@ public sealed class EmulatorServer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "EdgeLatency must not be negative and ConnectionInitTimeout must be positive.");
         }
 
-        var fixture = options.Fixture ?? (options.FixturePath is { } path ? await LoadFixtureAsync(path, ct).ConfigureAwait(false) : null);
+        // An in-memory fixture is copied: the emulator mutates what it holds, and the caller may reuse the object.
+        var fixture = options.Fixture is { } given
+            ? JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(given, CoreJsonContext.Default.EntitlementsFile), CoreJsonContext.Default.EntitlementsFile)
+            : options.FixturePath is { } path ? await LoadFixtureAsync(path, ct).ConfigureAwait(false) : null;
         var address = ParseHost(options.Host);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -92,22 +95,20 @@ public sealed class EmulatorServer : IAsyncDisposable
         });
 
         var app = builder.Build();
-        var context = new EmulatorContext(options, app.Services.GetRequiredService<ILoggerFactory>());
-        if (fixture is not null)
-        {
-            context.State.Load(fixture);
-            Log.FixtureLoaded(context.Logger, fixture.Customers.Count);
-        }
-
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
-        var stopping = app.Lifetime.ApplicationStopping;
-        UpstreamEndpoints.Map(app, context, stopping);
-
-        AdminEndpoints.Map(app, context);
-
         var started = false;
         try
         {
+            var context = new EmulatorContext(options, app.Services.GetRequiredService<ILoggerFactory>(), app.Lifetime.ApplicationStopping);
+            if (fixture is not null)
+            {
+                context.State.Load(fixture);
+                Log.FixtureLoaded(context.Logger, fixture.Customers.Count);
+            }
+
+            app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+            UpstreamEndpoints.Map(app, context);
+            AdminEndpoints.Map(app, context);
+
             await app.StartAsync(ct).ConfigureAwait(false);
             started = true;
             var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()

@@ -73,7 +73,7 @@ public sealed class EventStream : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handlers);
         ArgumentNullException.ThrowIfNull(logger);
-        ArgumentException.ThrowIfNullOrEmpty(options.ApiKey);
+        options.Validate();
         _options = options;
         _handlers = handlers;
         _logger = logger;
@@ -93,6 +93,12 @@ public sealed class EventStream : IAsyncDisposable
     internal int ConnectionCount => Volatile.Read(ref _connections);
 
     internal Uri Url => _uri;
+
+    /// <summary>The background loop; completes when the stream stops for good (disposed or key refused).</summary>
+    internal Task Completion => _loop ?? Task.CompletedTask;
+
+    /// <summary>Raised on the socket's task with the running pong count (diagnostics and tests).</summary>
+    internal event Action<long>? PongReceived;
 
     /// <summary>
     /// Starts connecting in the background and returns at once. Cancelling <paramref name="ct"/> later stops the
@@ -296,13 +302,14 @@ public sealed class EventStream : IAsyncDisposable
         {
             return Outcome.Failed("stopped", acknowledged, Elapsed(connectedAt));
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or HttpRequestException
+                                       or ObjectDisposedException or InvalidDataException)
         {
-            return Outcome.Failed($"no connection_ack within {_options.WsConnectTimeout.TotalMilliseconds:0} ms", acknowledged, TimeSpan.Zero);
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or HttpRequestException or ObjectDisposedException or InvalidDataException)
-        {
-            return Outcome.Failed(connection.DeadByKeepAlive ? "no answer to pings" : ex.Message, acknowledged, Elapsed(connectedAt));
+            // An aborted socket fails its pending read with either a WebSocketException or a cancellation.
+            var reason = connection.DeadByKeepAlive ? "no answer to pings"
+                : ex is OperationCanceledException && !acknowledged ? $"not acknowledged within {_options.WsConnectTimeout.TotalMilliseconds:0} ms"
+                : ex.Message;
+            return Outcome.Failed(reason, acknowledged, Elapsed(connectedAt));
         }
         finally
         {
@@ -342,7 +349,7 @@ public sealed class EventStream : IAsyncDisposable
                     await connection.SendAsync(PongFrame, CancellationToken.None).ConfigureAwait(false);
                     break;
                 case "pong":
-                    Interlocked.Increment(ref _pongs);
+                    PongReceived?.Invoke(Interlocked.Increment(ref _pongs));
                     break;
                 case "error":
                 {

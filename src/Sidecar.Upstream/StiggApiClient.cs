@@ -37,7 +37,7 @@ public sealed class StiggApiClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
-        ArgumentException.ThrowIfNullOrEmpty(options.ApiKey);
+        options.Validate();
         _options = options;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;

@@ -68,6 +68,28 @@ public sealed record UpstreamOptions
     /// <summary>The <c>source</c> header. The Sidecar bundles the Node SDK, so Stigg sees <c>NODE_SERVER_SDK</c>.</summary>
     public string Source { get; init; } = "NODE_SERVER_SDK";
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option that cannot work.</summary>
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ApiKey, nameof(ApiKey));
+        ArgumentNullException.ThrowIfNull(ApiUrl, nameof(ApiUrl));
+        ArgumentNullException.ThrowIfNull(EdgeApiUrl, nameof(EdgeApiUrl));
+        ArgumentNullException.ThrowIfNull(WsUrl, nameof(WsUrl));
+        Positive(EntitlementsTimeout, nameof(EntitlementsTimeout));
+        Positive(EntitlementsAttemptTimeout, nameof(EntitlementsAttemptTimeout));
+        Positive(RequestTimeout, nameof(RequestTimeout));
+        Positive(WsPingInterval, nameof(WsPingInterval));
+        Positive(WsReconnectMin, nameof(WsReconnectMin));
+        Positive(WsConnectTimeout, nameof(WsConnectTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryBaseDelay, TimeSpan.Zero, nameof(RetryBaseDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryMaxDelay, RetryBaseDelay, nameof(RetryMaxDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(WsReconnectMax, WsReconnectMin, nameof(WsReconnectMax));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries, nameof(MaxRetries));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxRetries, 10, nameof(MaxRetries));
+
+        static void Positive(TimeSpan value, string name) => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, name);
+    }
+
     /// <summary>A nanoid: 21 characters from the URL-safe alphabet.</summary>
     internal static string NewInstanceId()
     {

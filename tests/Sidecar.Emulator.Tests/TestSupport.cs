@@ -96,11 +96,15 @@ public abstract class EmulatorTest : IAsyncLifetime
         return Http.SendAsync(request);
     }
 
+    protected static string GraphQlBody(string? operationName, string query, string variablesJson) =>
+        "{\"operationName\":" + (operationName is null ? "null" : JsonSerializer.Serialize(operationName))
+        + ",\"query\":" + JsonSerializer.Serialize(query)
+        + ",\"variables\":" + variablesJson + "}";
+
     /// <summary>Posts an operation and returns the parsed body (asserting HTTP 200).</summary>
     protected async Task<JsonElement> GraphQlAsync(string? operationName, string query, string variablesJson = "{}")
     {
-        var body = $$"""{"operationName":{{(operationName is null ? "null" : JsonSerializer.Serialize(operationName))}},"query":{{JsonSerializer.Serialize(query)}},"variables":{{variablesJson}}}""";
-        using var response = await GraphQlRawAsync(body);
+        using var response = await GraphQlRawAsync(GraphQlBody(operationName, query, variablesJson));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await JsonAsync(response);
     }

@@ -89,7 +89,9 @@ public sealed class FasterTier : ISnapshotTier
             _stripes[i] = new SemaphoreSlim(1, 1);
         }
 
-        _maintenanceLoop = Task.Run(() => RunMaintenanceLoopAsync(_stop.Token));
+        // The timer starts now (not when the loop task first runs), so the first tick is one interval after open.
+        var timer = new PeriodicTimer(options.CheckpointInterval, time);
+        _maintenanceLoop = Task.Run(() => RunMaintenanceLoopAsync(timer, _stop.Token));
     }
 
     /// <inheritdoc />
@@ -162,6 +164,7 @@ public sealed class FasterTier : ISnapshotTier
         var parts = CreateStore(options, logDirectory, checkpointDirectory);
         try
         {
+            VerifyLogSegments(parts.CheckpointManager, logDirectory, options.EffectiveSegmentBytes);
             var version = await parts.Store.RecoverAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             parts.Store.DisposeRecoverableSessions();
             Log.Recovered(logger, version, root, parts.Store.Log.BeginAddress, parts.Store.Log.TailAddress);
@@ -573,9 +576,9 @@ public sealed class FasterTier : ISnapshotTier
         }
     }
 
-    private async Task RunMaintenanceLoopAsync(CancellationToken cancellationToken)
+    private async Task RunMaintenanceLoopAsync(PeriodicTimer timer, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(Options.CheckpointInterval, _time);
+        using var owned = timer;
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -656,6 +659,7 @@ public sealed class FasterTier : ISnapshotTier
             return false;
         }
 
+        // Deletes the segments wholly below the new begin address (FASTER does the file deletes on a background task).
         _store.Log.Truncate();
         Log.Compacted(_logger, begin, _store.Log.BeginAddress, _store.Log.TailAddress, bound, _time.GetElapsedTime(started).TotalMilliseconds);
         return true;
@@ -713,6 +717,55 @@ public sealed class FasterTier : ISnapshotTier
             checkpointManager.Dispose();
             device.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// FASTER reads a missing or short segment file as zeros and would "recover" an empty or partial log, so check
+    /// first that the log range of the newest readable checkpoint, [begin, final), is fully on disk.
+    /// </summary>
+    private static void VerifyLogSegments(DeviceLogCommitCheckpointManager checkpoints, string logDirectory, long segmentBytes)
+    {
+        HybridLogRecoveryInfo? newest = null;
+        foreach (var token in checkpoints.GetLogCheckpointTokens())
+        {
+            HybridLogRecoveryInfo info = default;
+            try
+            {
+                var metadata = checkpoints.GetLogCheckpointMetadata(token, deltaLog: null, scanDelta: false, recoverTo: -1);
+                using var reader = new StreamReader(new MemoryStream(metadata));
+                info.Initialize(reader);
+            }
+            catch (Exception ex) when (ex is FasterException or FormatException or IOException or ArgumentException or OverflowException)
+            {
+                continue; // FASTER skips unreadable checkpoints too
+            }
+
+            if (newest is not { } current || info.version > current.version)
+            {
+                newest = info;
+            }
+        }
+
+        if (newest is not { } checkpoint)
+        {
+            throw new InvalidDataException("No readable log checkpoint metadata.");
+        }
+
+        if (checkpoint.finalLogicalAddress < checkpoint.beginAddress)
+        {
+            throw new InvalidDataException($"Checkpoint log range [{checkpoint.beginAddress}, {checkpoint.finalLogicalAddress}) is inverted.");
+        }
+
+        for (var segment = checkpoint.beginAddress / segmentBytes; segment * segmentBytes < checkpoint.finalLogicalAddress; segment++)
+        {
+            var required = Math.Min(checkpoint.finalLogicalAddress, (segment + 1) * segmentBytes) - (segment * segmentBytes);
+            var file = new FileInfo(Path.Combine(logDirectory, $"{LogFileName}.{segment}"));
+            if (!file.Exists || file.Length < required)
+            {
+                throw new InvalidDataException(
+                    $"Log segment {file.Name} is {(file.Exists ? $"{file.Length} bytes, expected at least {required}" : "missing")} (checkpoint log range [{checkpoint.beginAddress}, {checkpoint.finalLogicalAddress})).");
+            }
         }
     }
 

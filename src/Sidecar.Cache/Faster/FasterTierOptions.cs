@@ -40,7 +40,7 @@ public sealed record FasterTierOptions
     /// <summary>Hash index size in 64-byte buckets (7 keys each before overflow). Null: derived, see <see cref="EffectiveIndexBuckets"/>.</summary>
     public long? IndexBuckets { get; init; }
 
-    /// <summary>How often a checkpoint is taken (a crash loses at most this much of the writes).</summary>
+    /// <summary>How often a checkpoint is taken, at most one day (a crash loses at most this much of the writes).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -140,9 +140,10 @@ public sealed record FasterTierOptions
             throw new ArgumentException($"FasterTierOptions.IndexBuckets must be at least 8 (got {buckets}).", nameof(IndexBuckets));
         }
 
-        if (CheckpointInterval <= TimeSpan.Zero)
+        if (CheckpointInterval <= TimeSpan.Zero || CheckpointInterval > TimeSpan.FromDays(1))
         {
-            throw new ArgumentException($"FasterTierOptions.CheckpointInterval must be positive (got {CheckpointInterval}).", nameof(CheckpointInterval));
+            throw new ArgumentException(
+                $"FasterTierOptions.CheckpointInterval must be between 0 and 1 day, exclusive of 0 (got {CheckpointInterval}).", nameof(CheckpointInterval));
         }
 
         if (MaxDiskBytes is { } disk && disk < 2 * EffectiveSegmentBytes)

@@ -68,30 +68,44 @@ public sealed class RedisFetchCoordinator
         // Subscribe before trying the lock, so the winner's notification cannot slip by between the two.
         ChannelMessageQueue queue;
         bool won;
+        var subscribing = _tier.Multiplexer.GetSubscriber().SubscribeAsync(channel);
         try
         {
-            queue = await _tier.Multiplexer.GetSubscriber().SubscribeAsync(channel)
-                .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+            queue = await subscribing.WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
+            // Given up on, but it may still complete: do not leave the subscription behind.
+            _ = subscribing.ContinueWith(
+                static t => t.Result.Unsubscribe(CommandFlags.FireAndForget),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion,
+                TaskScheduler.Default);
+            cancellationToken.ThrowIfCancellationRequested();
             return await FetchDirectlyAsync(key, Describe(ex), fetchAndStore, cancellationToken).ConfigureAwait(false);
         }
 
+        var locking = RedisLocks.TryTakeAsync(_tier.Database, lockKey, token);
         try
         {
-            won = await RedisLocks.TryTakeAsync(_tier.Database, lockKey, token)
-                .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+            won = await locking.WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
+            // A late success would hold the lock for 5 s with nobody fetching: release it as soon as it lands.
+            var database = _tier.Database;
+            _ = locking.ContinueWith(
+                t => t.Result ? RedisLocks.ReleaseAsync(database, lockKey, token) : Task.FromResult(false),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion,
+                TaskScheduler.Default).Unwrap().ContinueWith(
+                static t => _ = t.Exception,
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted,
+                TaskScheduler.Default);
             await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
             return await FetchDirectlyAsync(key, Describe(ex), fetchAndStore, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await UnsubscribeQuietlyAsync(queue).ConfigureAwait(false);
-            throw;
         }
 
         if (won)

@@ -121,7 +121,23 @@ public sealed class RedisTier : ISnapshotTier
             ReconnectRetryPolicy = new ExponentialRetry(100, 8000),
         };
 
-        var mux = await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var connecting = ConnectionMultiplexer.ConnectAsync(config);
+        ConnectionMultiplexer mux;
+        try
+        {
+            mux = await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Start-up was abandoned: close the connection once the attempt settles instead of leaking it.
+            _ = connecting.ContinueWith(
+                static t => t.Result.Dispose(),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion,
+                TaskScheduler.Default);
+            throw;
+        }
+
         var tier = new RedisTier(mux, options, logger, timeProvider);
         if (!mux.IsConnected)
         {

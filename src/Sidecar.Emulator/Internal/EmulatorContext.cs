@@ -5,9 +5,10 @@ namespace Sidecar.Emulator.Internal;
 /// <summary>Everything the endpoints share; one per running emulator.</summary>
 internal sealed class EmulatorContext
 {
-    public EmulatorContext(EmulatorOptions options, ILoggerFactory loggerFactory)
+    public EmulatorContext(EmulatorOptions options, ILoggerFactory loggerFactory, CancellationToken stopping)
     {
         Options = options;
+        Stopping = stopping;
         Counters = new CounterSet();
         Hub = new EventHub(Counters);
         State = new EmulatorState(Hub, Counters, options.Time);
@@ -28,6 +29,27 @@ internal sealed class EmulatorContext
     public ILogger Logger { get; }
 
     public TimeProvider Time => Options.Time;
+
+    /// <summary>Signalled when the server begins to stop: ends sockets and injected delays.</summary>
+    public CancellationToken Stopping { get; }
+
+    /// <summary>
+    /// An injected delay; false when it was cut short because the client went away or the server is stopping
+    /// (the request is then abandoned rather than answered).
+    /// </summary>
+    public async Task<bool> DelayAsync(TimeSpan delay, CancellationToken requestAborted)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, Stopping);
+        try
+        {
+            await Task.Delay(delay, Time, linked.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
 
     public bool RemoveCustomer(string customerId, string? resourceId)
     {

@@ -653,6 +653,8 @@ internal sealed class EmulatorState
                 e.TypeName = EntitlementDto.FeatureTypeName;
             }
 
+            // The upstream always reports a number here; 0 until usage arrives.
+            e.CurrentUsage ??= 0;
             list.Add(e);
         }
 

@@ -12,12 +12,12 @@ internal static class UpstreamEndpoints
 {
     private static readonly byte[] Unauthorized = Wire.GraphQlError("Invalid API key", "Unauthenticated", null);
 
-    public static void Map(IEndpointRouteBuilder app, EmulatorContext ctx, CancellationToken stopping)
+    public static void Map(IEndpointRouteBuilder app, EmulatorContext ctx)
     {
         app.MapGet("/v1/c/{customerId}/entitlements-state.json", (RequestDelegate)(http => EdgeEntitlementsAsync(http, ctx)));
         app.MapGet("/v1/config/server-sdk-configuration.json", (RequestDelegate)(http => EdgeSdkConfigurationAsync(http, ctx)));
         app.MapPost("/graphql", (RequestDelegate)(http => GraphQlAsync(http, ctx)));
-        app.MapGet("/graphql", (RequestDelegate)(http => WebSocketAsync(http, ctx, stopping)));
+        app.MapGet("/graphql", (RequestDelegate)(http => WebSocketAsync(http, ctx)));
     }
 
     private static async Task EdgeEntitlementsAsync(HttpContext http, EmulatorContext ctx)
@@ -48,9 +48,10 @@ internal static class UpstreamEndpoints
     private static async Task<bool> PassEdgeFaultsAsync(HttpContext http, EmulatorContext ctx)
     {
         var latency = ctx.Faults.EdgeLatency ?? ctx.Options.EdgeLatency;
-        if (latency > TimeSpan.Zero)
+        if (latency > TimeSpan.Zero && !await ctx.DelayAsync(latency, http.RequestAborted).ConfigureAwait(false))
         {
-            await Task.Delay(latency, ctx.Time, http.RequestAborted).ConfigureAwait(false);
+            http.Abort();
+            return false;
         }
 
         if (ctx.Faults.TryTakeEdgeFailure(out var failure))
@@ -91,9 +92,10 @@ internal static class UpstreamEndpoints
             ctx.Counters.GraphQlRequest(operation is { } op ? Name(op) : "unknown");
 
             var latency = ctx.Faults.GraphQlLatency;
-            if (latency is { } delay && delay > TimeSpan.Zero)
+            if (latency is { } delay && delay > TimeSpan.Zero && !await ctx.DelayAsync(delay, http.RequestAborted).ConfigureAwait(false))
             {
-                await Task.Delay(delay, ctx.Time, http.RequestAborted).ConfigureAwait(false);
+                http.Abort();
+                return;
             }
 
             if (ctx.Faults.TryTakeGraphQlFailure(out var failure))
@@ -183,7 +185,7 @@ internal static class UpstreamEndpoints
         }
     }
 
-    private static async Task WebSocketAsync(HttpContext http, EmulatorContext ctx, CancellationToken stopping)
+    private static async Task WebSocketAsync(HttpContext http, EmulatorContext ctx)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -203,7 +205,7 @@ internal static class UpstreamEndpoints
         using var socket = await http.WebSockets.AcceptWebSocketAsync(offered ? WsConnection.SubProtocol : null).ConfigureAwait(false);
         ctx.Counters.WsOpened();
         Log.SocketOpened(ctx.Logger, http.Connection.RemoteIpAddress + ":" + http.Connection.RemotePort.ToString(CultureInfo.InvariantCulture));
-        using var connection = new WsConnection(socket, ctx.Options.ApiKey, ctx.Counters, ctx.Logger, ctx.Time, ctx.Options.ConnectionInitTimeout, stopping);
+        using var connection = new WsConnection(socket, ctx.Options.ApiKey, ctx.Counters, ctx.Logger, ctx.Time, ctx.Options.ConnectionInitTimeout, ctx.Stopping);
         if (!offered)
         {
             connection.Close(4406, "Subprotocol not acceptable");

@@ -121,8 +121,8 @@ internal static class GraphQlDocuments
     public const string ReportEventName = "ReportEvent";
 
     public const string ReportEvent = """
-        mutation ReportEvent($input: UsageEventsReportInput!) {
-          reportEvent(events: $input)
+        mutation ReportEvent($events: UsageEventsReportInput!) {
+          reportEvent(events: $events)
         }
         """;
 

@@ -66,7 +66,7 @@ internal static class GraphQlRequestWriter
         events,
         static (w, list) =>
         {
-            w.WriteStartObject("input");
+            w.WriteStartObject("events");
             w.WriteStartArray("usageEvents");
             foreach (var e in list)
             {

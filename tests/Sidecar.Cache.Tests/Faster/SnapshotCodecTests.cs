@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Text;
+using Sidecar.Cache.Faster;
+using Sidecar.Cache.Faster.Internal;
+using Sidecar.Core.Model;
+
+namespace Sidecar.Cache.Tests.Faster;
+
+public sealed class SnapshotCodecTests
+{
+    [Fact]
+    public void Serialize_SnapshotWithEveryFieldSet_RoundTripsEveryField()
+    {
+        var snapshot = Snapshots.Full();
+
+        var decoded = SnapshotCodec.Deserialize(SnapshotCodec.Serialize(snapshot));
+
+        Snapshots.AssertSame(snapshot, decoded);
+        Assert.Equal(snapshot.EarliestValidUntil, decoded.EarliestValidUntil);
+        Assert.True(decoded.TryGetFeature("feature-seats", out var seats));
+        Assert.Equal(0.001, seats.CreditRateAmount);
+    }
+
+    [Fact]
+    public void Serialize_SnapshotWithNullsAndEmptyLists_RoundTripsNulls()
+    {
+        var snapshot = new CustomerSnapshot(
+            new CustomerKey("globex", null),
+            null,
+            [new FeatureEntitlement { FeatureId = "f" }],
+            [new CreditGrant { CurrencyId = "c" }],
+            entitlementsTimestamp: 0,
+            fetchedAt: -1);
+
+        var decoded = SnapshotCodec.Deserialize(SnapshotCodec.Serialize(snapshot));
+
+        Snapshots.AssertSame(snapshot, decoded);
+        Assert.Null(decoded.Key.ResourceId);
+        Assert.Null(decoded.Features[0].UsageLimit);
+        Assert.Null(decoded.Features[0].DeniedReason);
+        Assert.Null(decoded.Features[0].ResetPeriod);
+        Assert.Null(decoded.Credits[0].DisplayName);
+        Assert.Empty(decoded.Features[0].EnumValues);
+    }
+
+    [Fact]
+    public void Serialize_EmptyStringsAndResource_StayDistinctFromNull()
+    {
+        var snapshot = new CustomerSnapshot(
+            new CustomerKey("", ""),
+            Stigg.Sidecar.V1.AccessDeniedReason.Unspecified,
+            [new FeatureEntitlement { FeatureId = "", DisplayName = "", Units = "", CreditCurrencyId = "" }],
+            [],
+            1,
+            2);
+
+        var decoded = SnapshotCodec.Deserialize(SnapshotCodec.Serialize(snapshot));
+
+        Snapshots.AssertSame(snapshot, decoded);
+        Assert.Equal("", decoded.Key.ResourceId);
+        Assert.Equal(Stigg.Sidecar.V1.AccessDeniedReason.Unspecified, decoded.CustomerReason);
+    }
+
+    [Fact]
+    public void Write_BufferWriter_ProducesSameBytesAsSerialize()
+    {
+        var snapshot = Snapshots.Full();
+        var writer = new ArrayBufferWriter<byte>();
+
+        var written = SnapshotCodec.Write(snapshot, writer);
+
+        Assert.Equal(SnapshotCodec.Serialize(snapshot), writer.WrittenSpan.ToArray());
+        Assert.Equal(writer.WrittenCount, written);
+    }
+
+    [Fact]
+    public void Serialize_FirstByte_IsFormatVersion()
+    {
+        var bytes = SnapshotCodec.Serialize(Snapshots.Small("acme", 5));
+
+        Assert.Equal(SnapshotCodec.FormatVersion, bytes[0]);
+        Assert.True(SnapshotCodec.TryReadEntitlementsTimestamp(bytes, out var timestamp));
+        Assert.Equal(5, timestamp);
+    }
+
+    [Fact]
+    public void Serialize_TypicalSnapshot_IsCompact()
+    {
+        var snapshot = Snapshots.Small("customer-0001", 1_700_000_000_000);
+
+        // Strings dominate: the two feature ids and the customer id are 43 bytes of the total.
+        Assert.True(SnapshotCodec.Serialize(snapshot).Length < 110);
+    }
+
+    [Fact]
+    public void Deserialize_EveryTruncation_ThrowsSnapshotFormatException()
+    {
+        var bytes = SnapshotCodec.Serialize(Snapshots.Full());
+
+        for (var length = 0; length < bytes.Length; length++)
+        {
+            Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes.AsSpan(0, length)));
+        }
+    }
+
+    [Fact]
+    public void Deserialize_UnknownVersion_ThrowsNamingTheVersion()
+    {
+        var bytes = SnapshotCodec.Serialize(Snapshots.Full());
+        bytes[0] = 9;
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes));
+
+        Assert.Contains("version 9", ex.Message, StringComparison.Ordinal);
+        Assert.False(SnapshotCodec.TryReadEntitlementsTimestamp(bytes, out _));
+    }
+
+    [Fact]
+    public void Deserialize_TrailingBytes_Throws()
+    {
+        var bytes = SnapshotCodec.Serialize(Snapshots.Small("acme", 1));
+
+        Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize([.. bytes, 0]));
+    }
+
+    [Fact]
+    public void Deserialize_InvalidUtf8_Throws()
+    {
+        var snapshot = Snapshots.Small("zz", 1);
+        var bytes = SnapshotCodec.Serialize(snapshot);
+        var at = bytes.AsSpan().IndexOf("zz"u8);
+        bytes[at] = 0xFF;
+
+        Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes));
+    }
+
+    [Fact]
+    public void Deserialize_RandomCorruption_ThrowsOnlySnapshotFormatException()
+    {
+        var original = SnapshotCodec.Serialize(Snapshots.Full());
+        var random = new Random(1234);
+
+        for (var i = 0; i < 5000; i++)
+        {
+            var bytes = (byte[])original.Clone();
+            var flips = random.Next(1, 4);
+            for (var f = 0; f < flips; f++)
+            {
+                bytes[random.Next(1, bytes.Length)] = (byte)random.Next(256);
+            }
+
+            try
+            {
+                SnapshotCodec.Deserialize(bytes);
+            }
+            catch (SnapshotFormatException)
+            {
+                // Expected for most corruptions; any other exception type fails the test.
+            }
+        }
+    }
+
+    [Fact]
+    public void Deserialize_HugeElementCount_ThrowsWithoutAllocating()
+    {
+        // Version, timestamp, fetchedAt 0, customer "a", no resource, no reason, then a feature count of 2^31.
+        byte[] bytes = [SnapshotCodec.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 0x80, 0x80, 0x80, 0x80, 0x08];
+
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes));
+
+        Assert.Contains("count", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("acme", null)]
+    [InlineData("acme", "workspace-1")]
+    [InlineData("ünï cødé/ключ", "資源")]
+    [InlineData("", "")]
+    public void WriteKey_AnyCustomerKey_IsUtf8OfToString(string customerId, string? resourceId)
+    {
+        var key = new CustomerKey(customerId, resourceId);
+        var buffer = new byte[SessionLease.KeyLength(key)];
+
+        var length = SessionLease.WriteKey(key, buffer);
+
+        Assert.Equal(Encoding.UTF8.GetBytes(key.ToString()), buffer.AsSpan(0, length).ToArray());
+        Assert.Equal(buffer.Length, length);
+    }
+}

@@ -1,0 +1,206 @@
+using Sidecar.Cache.Redis;
+using Sidecar.Core.Model;
+using StackExchange.Redis;
+using static Sidecar.Cache.Tests.Redis.RedisTestKit;
+
+namespace Sidecar.Cache.Tests.Redis;
+
+/// <summary>The cross-sidecar single-flight (stigg-behaviour §7.6), with one connection per simulated sidecar.</summary>
+public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : IClassFixture<RedisServerFixture>
+{
+    private const long Version = 1_746_000_000_000;
+    private const int WaitingEvent = 2120;
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan EntitlementsWait = TimeSpan.FromMilliseconds(10_500);
+    private static readonly CustomerKey Acme = new("acme", null);
+
+    [Fact]
+    public async Task FetchOnceAsync_TwoSidecarsMissTogether_FetchOnceAndBothReturnTheData()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var (loggerA, loggerB) = (new CapturingLogger(), new CapturingLogger());
+        var tierA = await kit.TierAsync(logger: loggerA);
+        var tierB = await kit.TierAsync(logger: loggerB);
+        var coordinatorA = new RedisFetchCoordinator(tierA);
+        var coordinatorB = new RedisFetchCoordinator(tierB);
+        var notifications = await kit.Raw.GetSubscriber().SubscribeAsync(RedisChannel.Literal(kit.K("refetchEntityEntitlementsAfterCacheMiss:acme")));
+
+        var fetches = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Func<CancellationToken, Task<CustomerSnapshot>> FetchInto(RedisTier tier) => async ct =>
+        {
+            Interlocked.Increment(ref fetches);
+            await release.Task.WaitAsync(ct);
+            var snapshot = Sample(Acme, Version);
+            await tier.WriteAsync(snapshot, ct);
+            return snapshot;
+        };
+
+        // Both miss at once; whichever loses the lock reports that it waits for the other's notification.
+        var first = Task.Run(() => coordinatorA.FetchOnceAsync(Acme, FetchInto(tierA), EntitlementsWait, CancellationToken.None));
+        var second = Task.Run(() => coordinatorB.FetchOnceAsync(Acme, FetchInto(tierB), EntitlementsWait, CancellationToken.None));
+        await Task.WhenAny(loggerA.WaitForEventAsync(WaitingEvent, Guard), loggerB.WaitForEventAsync(WaitingEvent, Guard)).Unwrap();
+        Assert.False(await kit.Db.KeyExistsAsync(kit.K("c_acme"))); // nothing stored before the winner's fetch completes
+        release.SetResult();
+
+        var results = await Task.WhenAll(first, second).WaitAsync(Guard);
+
+        Assert.Equal(1, Volatile.Read(ref fetches));
+        Assert.All(results, r =>
+        {
+            Assert.Equal(Acme, r.Key);
+            Assert.Equal(Version, r.EntitlementsTimestamp);
+            Assert.Equal(4, r.Features.Count);
+            Assert.Equal(250, r.Features[0].CurrentUsage);
+        });
+        Assert.Equal("{}", (string?)(await notifications.ReadAsync().AsTask().WaitAsync(Guard)).Message);
+        Assert.False(await kit.Db.KeyExistsAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme")));
+        loggerA.AssertNoWarningsOrErrors();
+        loggerB.AssertNoWarningsOrErrors();
+    }
+
+    [Fact]
+    public async Task FetchOnceAsync_WinnerFetchFails_PublishesErrorAndWaiterThrowsRemoteError()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var loggerB = new CapturingLogger();
+        var tierA = await kit.TierAsync();
+        var tierB = await kit.TierAsync(logger: loggerB);
+        var key = new CustomerKey("acme", "ws-1");
+        var notifications = await kit.Raw.GetSubscriber().SubscribeAsync(RedisChannel.Literal(kit.K("refetchEntityEntitlementsAfterCacheMiss:acme:ws-1")));
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiterFetches = 0;
+
+        var winner = new RedisFetchCoordinator(tierA).FetchOnceAsync(
+            key,
+            async ct =>
+            {
+                started.SetResult();
+                await release.Task.WaitAsync(ct);
+                throw new InvalidOperationException("edge down");
+            },
+            EntitlementsWait,
+            CancellationToken.None);
+        await started.Task.WaitAsync(Guard);
+        Assert.True(await kit.Db.KeyExistsAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme:ws-1")));
+        var waiter = new RedisFetchCoordinator(tierB).FetchOnceAsync(
+            key,
+            _ =>
+            {
+                Interlocked.Increment(ref waiterFetches);
+                return Task.FromResult(Sample(key, Version));
+            },
+            EntitlementsWait,
+            CancellationToken.None);
+        await loggerB.WaitForEventAsync(WaitingEvent, Guard);
+        release.SetResult();
+
+        var original = await Assert.ThrowsAsync<InvalidOperationException>(() => winner.WaitAsync(Guard));
+        var remote = await Assert.ThrowsAsync<RedisRemoteFetchException>(() => waiter.WaitAsync(Guard));
+
+        Assert.Equal("edge down", original.Message);
+        Assert.Equal("A remote execution encountered error: edge down", remote.Message);
+        Assert.Equal(0, waiterFetches);
+        Assert.Equal("""{"error":"edge down"}""", (string?)(await notifications.ReadAsync().AsTask().WaitAsync(Guard)).Message);
+        Assert.False(await kit.Db.KeyExistsAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme:ws-1")));
+    }
+
+    [Fact]
+    public async Task FetchOnceAsync_LockHeldAndNoNotification_FetchesItselfAfterTheWait()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var tier = await kit.TierAsync();
+
+        // A sidecar that took the lock and then died: nobody will publish.
+        Assert.True(await kit.Db.StringSetAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme"), "dead-sidecar", TimeSpan.FromSeconds(30)));
+        var fetches = 0;
+
+        var result = await new RedisFetchCoordinator(tier).FetchOnceAsync(
+            Acme,
+            _ =>
+            {
+                Interlocked.Increment(ref fetches);
+                return Task.FromResult(Sample(Acme, Version));
+            },
+            TimeSpan.FromMilliseconds(300),
+            CancellationToken.None).WaitAsync(Guard);
+
+        Assert.Equal(1, fetches);
+        Assert.Equal(Version, result.EntitlementsTimestamp);
+        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2122);
+        Assert.Equal("dead-sidecar", await kit.GetAsync("refetchEntityEntitlementsAfterCacheMiss-acme")); // not ours to release
+    }
+
+    [Fact]
+    public async Task FetchOnceAsync_NotifiedButNothingStored_FetchesItself()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var loggerB = new CapturingLogger();
+        var tierA = await kit.TierAsync();
+        var tierB = await kit.TierAsync(logger: loggerB);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fetches = 0;
+
+        // The winner fetches but does not store (say its write was dropped), then notifies success.
+        var winner = new RedisFetchCoordinator(tierA).FetchOnceAsync(
+            Acme,
+            async ct =>
+            {
+                Interlocked.Increment(ref fetches);
+                started.SetResult();
+                await release.Task.WaitAsync(ct);
+                return Sample(Acme, Version);
+            },
+            EntitlementsWait,
+            CancellationToken.None);
+        await started.Task.WaitAsync(Guard);
+        var waiter = new RedisFetchCoordinator(tierB).FetchOnceAsync(
+            Acme,
+            _ =>
+            {
+                Interlocked.Increment(ref fetches);
+                return Task.FromResult(Sample(Acme, Version + 1));
+            },
+            EntitlementsWait,
+            CancellationToken.None);
+        await loggerB.WaitForEventAsync(WaitingEvent, Guard);
+        release.SetResult();
+
+        Assert.Equal(Version, (await winner.WaitAsync(Guard)).EntitlementsTimestamp);
+        Assert.Equal(Version + 1, (await waiter.WaitAsync(Guard)).EntitlementsTimestamp);
+        Assert.Equal(2, fetches);
+        Assert.Contains(loggerB.Entries, e => e.EventId.Id == 2126);
+    }
+
+    [Fact]
+    public async Task FetchOnceAsync_SlowFetch_KeepsExtendingTheLock()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var tier = await kit.TierAsync();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lockKey = kit.K("refetchEntityEntitlementsAfterCacheMiss-acme");
+
+        var fetch = new RedisFetchCoordinator(tier).FetchOnceAsync(
+            Acme,
+            async ct =>
+            {
+                started.SetResult();
+                await release.Task.WaitAsync(ct);
+                return Sample(Acme, Version);
+            },
+            EntitlementsWait,
+            CancellationToken.None);
+        await started.Task.WaitAsync(Guard);
+
+        // The 5 s lock first runs down, then is pushed back out while the fetch is still running.
+        await EventuallyAsync(async () => await kit.Db.KeyTimeToLiveAsync(lockKey) is { } ttl && ttl < TimeSpan.FromMilliseconds(3500), Guard, "the lock's TTL to run down");
+        await EventuallyAsync(async () => await kit.Db.KeyTimeToLiveAsync(lockKey) is { } ttl && ttl > TimeSpan.FromMilliseconds(4000), Guard, "the lock to be extended");
+        release.SetResult();
+
+        await fetch.WaitAsync(Guard);
+        Assert.False(await kit.Db.KeyExistsAsync(lockKey));
+    }
+}
