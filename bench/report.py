@@ -146,7 +146,7 @@ def render(results_path, meta_path, out_path, update_path):
         "n/a" if hit_ns is None else "%.1f ns" % hit_ns,
         "n/a" if extra_b is None else "%d B" % extra_b,
         "n/a" if hit_b is None else "%d B" % hit_b,
-        verdict(None if hit_ns is None or extra_b is None else (hit_ns <= 100 and extra_b <= 0))))
+        "n/a (dry job)" if meta["bdnJob"] == "dry" else verdict(None if hit_ns is None or extra_b is None else (hit_ns <= 100 and extra_b <= 0))))
     tp = str(meta["throughputStreams"])
     sc, fl, nd = get("h2load.sidecar.%s" % tp, "rps"), get("h2load.health.%s" % tp, "rps"), get("h2load.node.%s" % tp, "rps")
     r_floor, r_node = ratio(sc, fl), ratio(sc, nd)
@@ -185,7 +185,8 @@ def render(results_path, meta_path, out_path, update_path):
     w("| Streams | sidecar GetBooleanEntitlement | floor: Health/Check | ratio to floor | Node @grpc/grpc-js peer | ratio to Node | Redis GET (redis-benchmark) |")
     w("|---|---|---|---|---|---|---|")
     for s in streams:
-        a, f, n, r = (get("h2load.%s.%s" % (t, s), "rps") for t in ("sidecar", "health", "node")) + (get("redis.%s" % s, "rps"),)
+        a, f, n = (get("h2load.%s.%s" % (t, s), "rps") for t in ("sidecar", "health", "node"))
+        r = get("redis.%s" % s, "rps")
         w("| %s | %s | %s | %s | %s | %s | %s |" % (s, fmt_rps(a), fmt_rps(f), fmt_ratio(ratio(a, f)), fmt_rps(n), fmt_ratio(ratio(a, n)), fmt_rps(r)))
     w("")
 

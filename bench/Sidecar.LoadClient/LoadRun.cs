@@ -23,30 +23,31 @@ internal static class LoadRun
         var allowFallback = options.Flag("allow-fallback");
         var calls = BuildSequence(options, kind);
 
-        var pool = new H2Connection[connections];
-        for (var i = 0; i < connections; i++)
+        // Check, through HttpClient (which reads grpc-status from the trailers), that the target answers this kind of
+        // call correctly before timing anything.
+        using (var checker = new H2Connection(url, TimeSpan.FromSeconds(10)))
         {
-            pool[i] = new H2Connection(url, TimeSpan.FromSeconds(10));
+            var buffer = new byte[64 * 1024];
+            var first = await checker.CallAsync(calls[0], buffer, CancellationToken.None).ConfigureAwait(false);
+            if (first.GrpcStatus != 0)
+            {
+                await Console.Error.WriteLineAsync($"sidecar-load: {calls[0].Path} answered grpc-status {first.GrpcStatus}").ConfigureAwait(false);
+                return 1;
+            }
+
+            if (!allowFallback && Requests.IsFallback(kind, Requests.Payload(buffer.AsSpan(0, Math.Min(first.BodyBytes, buffer.Length)))))
+            {
+                await Console.Error.WriteLineAsync($"sidecar-load: {calls[0].Path} answered from the fallback: the target does not hold the dataset").ConfigureAwait(false);
+                return 1;
+            }
         }
 
+        var pool = new RawH2Connection[connections];
         try
         {
-            // Open every connection and check the target answers this kind of call correctly before timing anything.
-            var buffer = new byte[64 * 1024];
-            foreach (var connection in pool)
+            for (var i = 0; i < connections; i++)
             {
-                var first = await connection.CallAsync(calls[0], buffer, CancellationToken.None).ConfigureAwait(false);
-                if (first.GrpcStatus != 0)
-                {
-                    await Console.Error.WriteLineAsync($"sidecar-load: {calls[0].Path} answered grpc-status {first.GrpcStatus}").ConfigureAwait(false);
-                    return 1;
-                }
-
-                if (!allowFallback && Requests.IsFallback(kind, Requests.Payload(buffer.AsSpan(0, Math.Min(first.BodyBytes, buffer.Length)))))
-                {
-                    await Console.Error.WriteLineAsync($"sidecar-load: {calls[0].Path} answered from the fallback: the target does not hold the dataset").ConfigureAwait(false);
-                    return 1;
-                }
+                pool[i] = await RawH2Connection.ConnectAsync(url, CancellationToken.None).ConfigureAwait(false);
             }
 
             var start = Stopwatch.GetTimestamp();
@@ -83,7 +84,7 @@ internal static class LoadRun
         {
             foreach (var connection in pool)
             {
-                connection.Dispose();
+                connection?.Dispose();
             }
         }
     }
@@ -113,10 +114,8 @@ internal static class LoadRun
         return calls;
     }
 
-    private sealed class Worker(H2Connection connection, Call[] calls, int offset)
+    private sealed class Worker(RawH2Connection connection, Call[] calls, int offset)
     {
-        private readonly byte[] _buffer = new byte[64 * 1024];
-
         public LatencyRecorder Latencies { get; } = new();
 
         public long Errors { get; private set; }
@@ -139,11 +138,16 @@ internal static class LoadRun
                 CallResult result;
                 try
                 {
-                    result = await connection.CallAsync(call, _buffer, hardStop).ConfigureAwait(false);
+                    result = await connection.CallAsync(call, null, hardStop).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
+                catch (Exception ex) when (ex is IOException or OperationCanceledException)
                 {
                     result = new CallResult(-3, 0);
+                    if (hardStop.IsCancellationRequested || ex is IOException)
+                    {
+                        Errors++;
+                        return;
+                    }
                 }
 
                 var answered = Stopwatch.GetTimestamp();

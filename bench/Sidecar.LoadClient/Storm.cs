@@ -27,14 +27,14 @@ internal static class Storm
         }
 
         using var adminClient = new HttpClient { BaseAddress = admin, Timeout = TimeSpan.FromSeconds(10) };
-        using var connection = new H2Connection(url, timeout);
         using var deadline = new CancellationTokenSource(timeout);
+        using var connection = await RawH2Connection.ConnectAsync(url, deadline.Token).ConfigureAwait(false);
 
         // Open the connection with a call that touches no customer, then zero the emulator's counters.
         var health = await connection.CallAsync(Requests.Build("health", string.Empty, string.Empty), new byte[256], deadline.Token).ConfigureAwait(false);
         if (health.GrpcStatus != 0)
         {
-            await Console.Error.WriteLineAsync($"sidecar-load: health check answered grpc-status {health.GrpcStatus}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("sidecar-load: the health check failed").ConfigureAwait(false);
             return 1;
         }
 
@@ -61,7 +61,7 @@ internal static class Storm
                 {
                     result = await connection.CallAsync(calls[index], buffer, deadline.Token).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
+                catch (Exception ex) when (ex is IOException or OperationCanceledException)
                 {
                     result = new CallResult(-3, 0);
                 }
