@@ -93,7 +93,7 @@ internal sealed class SidecarApp : IAsyncDisposable
                 kestrel.ListenUnixSocket(socket, o => o.Protocols = HttpProtocols.Http2);
             }
 
-            kestrel.ListenAnyIP(settings.MetricsPort, o => o.Protocols = HttpProtocols.Http1AndHttp2);
+            kestrel.ListenAnyIP(settings.MetricsPort, o => o.Protocols = HttpProtocols.Http1); // scrapers and probes speak HTTP/1.1
         });
 
         var loggerFactory = LoggerFactory.Create(l => l.AddProvider(logProvider).SetMinimumLevel(minimum));

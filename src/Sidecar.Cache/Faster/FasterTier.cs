@@ -255,6 +255,7 @@ public sealed class FasterTier : ISnapshotTier
                 // The guard needs only the fixed-offset timestamp, not a full decode.
                 if (stored.Array is not null
                     && SnapshotCodec.TryReadEntitlementsTimestamp(stored.Span, out var storedTimestamp)
+                    && snapshot.EntitlementsTimestamp != 0 // epoch 0 (an emptied list) always wins, as in Stigg's Redis guard
                     && storedTimestamp > snapshot.EntitlementsTimestamp)
                 {
                     Log.WriteSkippedOlder(tier._logger, key.ToString(), storedTimestamp, snapshot.EntitlementsTimestamp);

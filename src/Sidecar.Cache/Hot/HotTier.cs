@@ -57,8 +57,9 @@ public sealed class HotTier
     }
 
     /// <summary>
-    /// Stores a snapshot unless the held one has a newer entitlements timestamp. Usage the held snapshot knows more
-    /// recently than the incoming one (a usage event that overtook a fetch) is kept. Returns what is held afterwards.
+    /// Stores a snapshot unless the held one has a newer entitlements timestamp (an incoming timestamp of epoch 0, an
+    /// emptied list, always wins). Usage the held snapshot knows more recently than the incoming one (a usage event
+    /// that overtook a fetch) is kept. Returns what is held afterwards.
     /// </summary>
     public CustomerSnapshot Set(CustomerSnapshot incoming)
     {
@@ -67,28 +68,50 @@ public sealed class HotTier
             if (!_entries.TryGetValue(incoming.Key, out var entry))
             {
                 var created = new Entry(incoming.Key, incoming);
-                if (_entries.TryAdd(incoming.Key, created))
+                if (!_entries.TryAdd(incoming.Key, created))
                 {
-                    _clock.Enqueue(created);
-                    AddBytes(incoming.ApproxBytes);
-                    return incoming;
+                    continue;
                 }
 
-                continue;
+                lock (created)
+                {
+                    if (!created.Removed)
+                    {
+                        Account(created, incoming);
+                    }
+                }
+
+                _clock.Enqueue(created);
+                EvictIfOverBudget();
+                return incoming;
             }
 
-            var held = entry.Snapshot;
-            if (held.EntitlementsTimestamp > incoming.EntitlementsTimestamp)
+            CustomerSnapshot stored;
+            lock (entry)
             {
-                // Stale entitlements; still take the confirmation time so the freshness window restarts.
-                return incoming.FetchedAt > held.FetchedAt ? Swap(entry, held, held.WithFetchedAt(incoming.FetchedAt)) ?? entry.Snapshot : held;
+                if (entry.Removed)
+                {
+                    continue; // lost a race with a removal: start over against the dictionary
+                }
+
+                var held = entry.Snapshot;
+
+                // Epoch 0 marks an emptied list (customer deleted, subscription gone): it always wins, as in Stigg's guard.
+                if (incoming.EntitlementsTimestamp != 0 && held.EntitlementsTimestamp > incoming.EntitlementsTimestamp)
+                {
+                    // Stale entitlements; still take the confirmation time so the freshness window restarts.
+                    stored = incoming.FetchedAt > held.FetchedAt ? held.WithFetchedAt(incoming.FetchedAt) : held;
+                }
+                else
+                {
+                    stored = KeepNewerUsage(incoming, held);
+                }
+
+                Account(entry, stored);
             }
 
-            var merged = KeepNewerUsage(incoming, held);
-            if (Swap(entry, held, merged) is { } stored)
-            {
-                return stored;
-            }
+            EvictIfOverBudget();
+            return stored;
         }
     }
 
@@ -100,27 +123,25 @@ public sealed class HotTier
             return null;
         }
 
-        while (true)
+        CustomerSnapshot? updated;
+        lock (entry)
         {
-            var held = entry.Snapshot;
-            var updated = held.WithUsage(update);
-            if (updated is null)
+            updated = entry.Removed ? null : entry.Snapshot.WithUsage(update);
+            if (updated is not null)
             {
-                return null;
-            }
-
-            if (Swap(entry, held, updated) is { } stored)
-            {
-                return stored;
+                Account(entry, updated);
             }
         }
+
+        EvictIfOverBudget();
+        return updated;
     }
 
     public bool Remove(CustomerKey key)
     {
         if (_entries.TryRemove(key, out var entry))
         {
-            AddBytes(-entry.Snapshot.ApproxBytes);
+            Release(entry);
             return true;
         }
 
@@ -135,34 +156,29 @@ public sealed class HotTier
         }
     }
 
-    private CustomerSnapshot? Swap(Entry entry, CustomerSnapshot expected, CustomerSnapshot replacement)
+    /// <summary>Publishes <paramref name="snapshot"/> in <paramref name="entry"/> and moves the byte total by the size change. Caller holds the entry's lock.</summary>
+    private void Account(Entry entry, CustomerSnapshot snapshot)
     {
-        if (!ReferenceEquals(Interlocked.CompareExchange(ref entry.Snapshot, replacement, expected), expected))
-        {
-            return null;
-        }
-
-        // An entry removed meanwhile no longer counts toward the budget; only a live one changes the total.
-        if (_entries.TryGetValue(entry.Key, out var current) && ReferenceEquals(current, entry))
-        {
-            AddBytes(replacement.ApproxBytes - expected.ApproxBytes);
-        }
-
-        return replacement;
+        Volatile.Write(ref entry.Snapshot, snapshot);
+        Interlocked.Add(ref _bytes, snapshot.ApproxBytes - entry.AccountedBytes);
+        entry.AccountedBytes = snapshot.ApproxBytes;
     }
 
-    private void AddBytes(long delta)
+    /// <summary>Takes a removed entry's bytes off the total; later writers see it removed and start over.</summary>
+    private void Release(Entry entry)
     {
-        if (Interlocked.Add(ref _bytes, delta) > BudgetBytes && delta > 0)
+        lock (entry)
         {
-            EvictOverBudget();
+            entry.Removed = true;
+            Interlocked.Add(ref _bytes, -entry.AccountedBytes);
+            entry.AccountedBytes = 0;
         }
     }
 
-    private void EvictOverBudget()
+    private void EvictIfOverBudget()
     {
         // One evictor at a time; other writers go on (the budget is a soft bound for the length of one sweep).
-        if (!_evictionLock.TryEnter())
+        if (Interlocked.Read(ref _bytes) <= BudgetBytes || !_evictionLock.TryEnter())
         {
             return;
         }
@@ -187,7 +203,7 @@ public sealed class HotTier
 
                 if (((ICollection<KeyValuePair<CustomerKey, Entry>>)_entries).Remove(new KeyValuePair<CustomerKey, Entry>(entry.Key, entry)))
                 {
-                    AddBytesNoEvict(-entry.Snapshot.ApproxBytes);
+                    Release(entry);
                     Interlocked.Increment(ref _evictions);
                     Evicted?.Invoke(entry.Key);
                 }
@@ -198,8 +214,6 @@ public sealed class HotTier
             _evictionLock.Exit();
         }
     }
-
-    private void AddBytesNoEvict(long delta) => Interlocked.Add(ref _bytes, delta);
 
     private static CustomerSnapshot KeepNewerUsage(CustomerSnapshot incoming, CustomerSnapshot held)
     {
@@ -225,10 +239,18 @@ public sealed class HotTier
         return result;
     }
 
+    /// <summary>
+    /// One customer's slot. Readers only read <see cref="Snapshot"/>; writers change it under the entry's lock, which
+    /// keeps the byte accounting exact against concurrent removal.
+    /// </summary>
     private sealed class Entry(CustomerKey key, CustomerSnapshot snapshot)
     {
         public readonly CustomerKey Key = key;
         public CustomerSnapshot Snapshot = snapshot;
-        public int Referenced = 1;
+        public long AccountedBytes;
+        public bool Removed;
+
+        // Starts clear: a new entry sits at the tail of the clock, so older unread entries go first anyway.
+        public int Referenced;
     }
 }

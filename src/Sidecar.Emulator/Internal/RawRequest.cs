@@ -21,7 +21,13 @@ internal static class RawRequest
     /// <summary>The first value of a query parameter, decoded; null when absent or empty.</summary>
     public static string? Query(HttpContext http, string name)
     {
-        var target = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
+        var target = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(target))
+        {
+            // No raw target (an in-memory server): fall back to the decoded query.
+            return http.Request.Query[name].ToString() is { Length: > 0 } decoded ? decoded : null;
+        }
+
         var q = target.IndexOf('?', StringComparison.Ordinal);
         if (q < 0)
         {
@@ -40,7 +46,7 @@ internal static class RawRequest
             var pair = query[range];
             var eq = pair.IndexOf('=');
             var key = eq < 0 ? pair : pair[..eq];
-            if (Decode(key.ToString()) == name)
+            if (string.Equals(Decode(key.ToString()), name, StringComparison.Ordinal))
             {
                 var value = eq < 0 ? string.Empty : Decode(pair[(eq + 1)..].ToString());
                 return value.Length == 0 ? null : value;

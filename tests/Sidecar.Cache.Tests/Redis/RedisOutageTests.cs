@@ -1,3 +1,4 @@
+using Sidecar.Tests.Shared;
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache.Redis;
 using Sidecar.Core.Model;

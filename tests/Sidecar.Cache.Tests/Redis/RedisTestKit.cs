@@ -1,3 +1,4 @@
+using Sidecar.Tests.Shared;
 using Sidecar.Cache.Redis;
 using Sidecar.Core.Model;
 using StackExchange.Redis;

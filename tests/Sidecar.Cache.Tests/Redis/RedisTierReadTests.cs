@@ -1,3 +1,4 @@
+using Sidecar.Tests.Shared;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
 using static Sidecar.Cache.Tests.Redis.RedisTestKit;

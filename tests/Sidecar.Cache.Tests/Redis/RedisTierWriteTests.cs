@@ -1,3 +1,4 @@
+using Sidecar.Tests.Shared;
 using System.Globalization;
 using System.Text.Json;
 using Sidecar.Core.Model;

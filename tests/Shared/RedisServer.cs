@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Sidecar.Cache.Tests.Redis;
+namespace Sidecar.Tests.Shared;
 
 /// <summary>
 /// A real <c>redis-server</c> on a free loopback port, without persistence. Fails (never skips) when the binary is

@@ -1,0 +1,133 @@
+using Sidecar.Core.Json;
+using Sidecar.Emulator;
+using Sidecar.Tests.Shared;
+using Stigg.Sidecar.V1;
+
+namespace Sidecar.Host.Tests;
+
+/// <summary>Issue #4 in process: FASTER below a small hot tier, and Redis shared by two sidecars, against the emulator.</summary>
+public sealed class PersistentTierTests
+{
+    /// <summary>A fixture of <paramref name="count"/> customers, each with a handful of entitlements of every kind.</summary>
+    internal static EntitlementsFile ManyCustomers(int count)
+    {
+        var sample = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllText(RepoPaths.SampleEntitlements), CoreJsonContext.Default.EntitlementsFile)!;
+        var template = sample.Customers.Single(c => c.CustomerId == "acme" && c.ResourceId is null).EntitlementsState!;
+        var json = System.Text.Json.JsonSerializer.Serialize(template, CoreJsonContext.Default.EntitlementsStateDto);
+        var file = new EntitlementsFile();
+        for (var i = 0; i < count; i++)
+        {
+            var state = System.Text.Json.JsonSerializer.Deserialize(json, CoreJsonContext.Default.EntitlementsStateDto)!;
+            state.EntitlementsV2.Single(e => e.Feature?.RefId == "feature-seats").UsageLimit = i;
+            file.Customers.Add(new FileCustomer { CustomerId = $"customer-{i:D5}", EntitlementsState = state });
+        }
+
+        return file;
+    }
+
+    [Fact]
+    public async Task DatasetLargerThanHotTier_EvictedCustomersServedFromFaster_NoRefetch()
+    {
+        const int Customers = 1500;
+        var time = new FixedTime(FixedTime.SampleNow);
+        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = ManyCustomers(Customers), Time = time });
+        await using var sidecar = await SidecarHost.StartAsync(
+            new Dictionary<string, string>
+            {
+                ["SERVER_API_KEY"] = "emulator-key",
+                ["API_URL"] = emulator.BaseUrl.ToString(),
+                ["WS_ENABLED"] = "false",
+                ["CACHE_FRESHNESS_SECS"] = "3600",
+                ["CACHE_MAX_SIZE_BYTES"] = (4 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["LOG_LEVEL"] = "warn",
+            },
+            time);
+
+        for (var round = 0; round < 2; round++)
+        {
+            for (var i = 0; i < Customers; i++)
+            {
+                var r = await sidecar.Client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = $"customer-{i:D5}", FeatureId = "feature-seats" });
+                Assert.False(r.IsFallback);
+                Assert.Equal(i, r.Entitlement.Value);
+            }
+        }
+
+        var hot = sidecar.App.Store.Hot;
+        Assert.True(hot.Evictions > 0, "the hot tier should have evicted under a 4 MiB budget");
+        Assert.True(hot.Bytes <= hot.BudgetBytes);
+        Assert.Equal(Customers, emulator.Counters.EdgeRequests);
+        var metrics = await sidecar.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("tier=\"faster\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TwoSidecarsSharingRedis_ConcurrentMiss_OneEdgeFetch()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var time = new FixedTime(FixedTime.SampleNow);
+        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions
+        {
+            FixturePath = RepoPaths.SampleEntitlements,
+            Time = time,
+            EdgeLatency = TimeSpan.FromMilliseconds(300),
+        });
+        Dictionary<string, string> Env() => new()
+        {
+            ["SERVER_API_KEY"] = "emulator-key",
+            ["API_URL"] = emulator.BaseUrl.ToString(),
+            ["WS_ENABLED"] = "false",
+            ["CACHE_PERSISTENCE"] = "none",
+            ["REDIS_ENVIRONMENT_PREFIX"] = "test",
+            ["REDIS_HOST"] = "127.0.0.1",
+            ["REDIS_PORT"] = redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["REDIS_TIMEOUT_MS"] = "5000",
+        };
+        await using var a = await SidecarHost.StartAsync(Env(), time);
+        await using var b = await SidecarHost.StartAsync(Env(), time);
+
+        var calls = Enumerable.Range(0, 50).SelectMany(_ => new[]
+        {
+            a.Client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" }).ResponseAsync,
+            b.Client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" }).ResponseAsync,
+        });
+        var results = await Task.WhenAll(calls);
+
+        Assert.All(results, r => Assert.True(r.HasAccess && !r.IsFallback));
+        Assert.Equal(1, emulator.Counters.EdgeRequestsByCustomer.GetValueOrDefault("acme"));
+    }
+
+    [Fact]
+    public async Task RedisStoppedMidTest_NoFailedChecks_RecoversWhenBack()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var time = new FixedTime(FixedTime.SampleNow);
+        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements, Time = time });
+        await using var sidecar = await SidecarHost.StartAsync(
+            new Dictionary<string, string>
+            {
+                ["SERVER_API_KEY"] = "emulator-key",
+                ["API_URL"] = emulator.BaseUrl.ToString(),
+                ["WS_ENABLED"] = "false",
+                ["CACHE_PERSISTENCE"] = "none",
+                ["REDIS_ENVIRONMENT_PREFIX"] = "test",
+                ["REDIS_HOST"] = "127.0.0.1",
+                ["REDIS_PORT"] = redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            },
+            time);
+        var client = sidecar.Client;
+        Assert.True((await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" })).HasAccess);
+
+        await redis.StopAsync();
+        var cached = await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
+        var missWhileDown = await client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "globex", FeatureId = "feature-seats" });
+        await redis.StartAsync();
+        await Eventually.ValueAsync(() => sidecar.Http.GetStringAsync(new Uri("/readyz", UriKind.Relative)), s => s.Contains("\"redis\":\"connected\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        var missAfter = await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "initech", FeatureId = "feature-sso" });
+
+        Assert.True(cached.HasAccess && !cached.IsFallback);
+        Assert.False(missWhileDown.IsFallback);
+        Assert.Equal(3, missWhileDown.Entitlement.Value);
+        Assert.True(missAfter.HasAccess && !missAfter.IsFallback);
+    }
+}

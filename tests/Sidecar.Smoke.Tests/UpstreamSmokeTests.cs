@@ -1,0 +1,164 @@
+using System.Globalization;
+using Grpc.Net.Client;
+using Sidecar.Emulator;
+using Sidecar.Tests.Shared;
+using Stigg.Sidecar.V1;
+
+namespace Sidecar.Smoke.Tests;
+
+/// <summary>Issues #3 and #4 end to end on the AOT binary: the emulator as Stigg, FASTER on disk, kill -9 and restart.</summary>
+[Collection(AotCollection.Name)]
+public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
+{
+    private readonly string _cacheDir = Directory.CreateTempSubdirectory("sidecar-smoke-cache-").FullName;
+
+    private Dictionary<string, string> Env(Uri apiUrl, params (string Key, string Value)[] extra)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["SERVER_API_KEY"] = "emulator-key",
+            ["API_URL"] = apiUrl.ToString(),
+            ["GRPC_PORT"] = TestPorts.Free().ToString(CultureInfo.InvariantCulture),
+            ["METRICS_PORT"] = TestPorts.Free().ToString(CultureInfo.InvariantCulture),
+            ["CACHE_DIR"] = _cacheDir,
+            ["CACHE_CHECKPOINT_INTERVAL_SECS"] = "1",
+            ["LOG_LEVEL"] = "debug",
+        };
+        foreach (var (k, v) in extra)
+        {
+            env[k] = v;
+        }
+
+        return env;
+    }
+
+    [Fact]
+    public async Task AotBinary_AgainstEmulator_MissLiveUpdateUsageReconnectAndOutage()
+    {
+        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements });
+        await using var sidecar = SidecarProcess.Start(binary.Path, Env(emulator.BaseUrl, ("ENTITLEMENTS_TIMEOUT_MS", "1000")));
+        await sidecar.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await emulator.WaitForCountersAsync(c => c.WsSubscribers >= 3, cts.Token);
+        using var channel = GrpcChannel.ForAddress(sidecar.GrpcAddress);
+        var client = new SidecarService.SidecarServiceClient(channel);
+        var seats = new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-seats" };
+
+        // Miss → one Edge fetch → local answers.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(25, (await client.GetNumericEntitlementAsync(seats)).Entitlement.Value);
+        }
+
+        Assert.Equal(1, emulator.Counters.EdgeRequestsByCustomer.GetValueOrDefault("acme"));
+
+        // Plan change pushed over the WebSocket → reflected without a refetch.
+        var state = emulator.GetCustomer("acme")!;
+        state.EntitlementsV2.Single(e => e.Feature?.RefId == "feature-seats").UsageLimit = 40;
+        emulator.SetCustomer("acme", null, state);
+        await Eventually.ValueAsync(() => client.GetNumericEntitlementAsync(seats).ResponseAsync, r => r.Entitlement.Value == 40, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, emulator.Counters.EdgeRequestsByCustomer.GetValueOrDefault("acme"));
+
+        // Usage round trip: the server's absolute usage lands in the cache.
+        var ack = await client.ReportUsageAsync(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 5 });
+        var metered = await client.GetMeteredEntitlementAsync(new GetMeteredEntitlementRequest { CustomerId = "acme", FeatureId = "feature-api-calls" });
+        Assert.Equal(ack.CurrentUsage, metered.Entitlement.CurrentUsage);
+
+        // WebSocket dropped → reconnect and resubscribe; checks keep answering meanwhile.
+        var opened = emulator.Counters.WsConnectionsOpened;
+        emulator.DropWebSockets();
+        Assert.False((await client.GetNumericEntitlementAsync(seats)).IsFallback);
+        await emulator.WaitForCountersAsync(c => c.WsConnectionsOpened > opened && c.WsSubscribers >= 3, cts.Token);
+
+        // Edge failing: cached customers from cache, new ones get the fallback — never an error status.
+        emulator.SetFaults(new EmulatorFaults { EdgeStatus = 500 });
+        var cached = await client.GetNumericEntitlementAsync(seats);
+        var uncached = await client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "globex", FeatureId = "feature-seats" });
+        Assert.False(cached.IsFallback);
+        Assert.True(uncached.IsFallback);
+
+        Assert.Equal(0, await sidecar.StopAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
+    public async Task AotBinary_KilledAfterCheckpoint_RestartsWithUpstreamDown_ServesRecoveredCustomers()
+    {
+        Uri apiUrl;
+        await using (var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements }))
+        {
+            apiUrl = emulator.BaseUrl;
+            await using var first = SidecarProcess.Start(binary.Path, Env(apiUrl, ("WS_ENABLED", "false")));
+            await first.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            using var channel = GrpcChannel.ForAddress(first.GrpcAddress);
+            var client = new SidecarService.SidecarServiceClient(channel);
+            Assert.Equal(25, (await client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-seats" })).Entitlement.Value);
+            Assert.Equal(3, (await client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "globex", FeatureId = "feature-seats" })).Entitlement.Value);
+
+            // Two checkpoints after the writes: the second one certainly started after they completed.
+            var taken = CheckpointLines(first);
+            await Eventually.ValueAsync(() => Task.FromResult(CheckpointLines(first)), n => n > taken, TimeSpan.FromSeconds(20));
+            await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "initech", FeatureId = "feature-sso" });
+            taken = CheckpointLines(first);
+            await Eventually.ValueAsync(() => Task.FromResult(CheckpointLines(first)), n => n > taken, TimeSpan.FromSeconds(20));
+
+            await first.StopAsync(TimeSpan.FromSeconds(10), kill: true);
+        }
+
+        // The emulator is gone: nothing listens at API_URL any more.
+        await using var second = SidecarProcess.Start(binary.Path, Env(apiUrl, ("WS_ENABLED", "false"), ("ENTITLEMENTS_TIMEOUT_MS", "500")));
+        await second.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        using var channel2 = GrpcChannel.ForAddress(second.GrpcAddress);
+        var client2 = new SidecarService.SidecarServiceClient(channel2);
+
+        var acme = await client2.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-seats" });
+        var globex = await client2.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "globex", FeatureId = "feature-seats" });
+        var never = await client2.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "umbrella", FeatureId = "feature-seats" });
+
+        Assert.False(acme.IsFallback);
+        Assert.Equal(25, acme.Entitlement.Value);
+        Assert.False(globex.IsFallback);
+        Assert.Equal(3, globex.Entitlement.Value);
+        Assert.True(never.IsFallback);
+        Assert.Contains(second.Output, l => l.Contains("recovered checkpoint", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AotBinary_CorruptCheckpoint_StartsCleanWithAWarning()
+    {
+        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements });
+        await using (var first = SidecarProcess.Start(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false"))))
+        {
+            await first.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            using var channel = GrpcChannel.ForAddress(first.GrpcAddress);
+            await new SidecarService.SidecarServiceClient(channel).GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
+            Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(15)));
+        }
+
+        var metadata = Directory.GetFiles(Path.Combine(_cacheDir, "checkpoints"), "info.dat*", SearchOption.AllDirectories);
+        Assert.NotEmpty(metadata);
+        foreach (var file in metadata)
+        {
+            File.WriteAllBytes(file, [0x13, 0x37, 0xde, 0xad]);
+        }
+
+        await using var second = SidecarProcess.Start(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false")));
+        await second.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        using var channel2 = GrpcChannel.ForAddress(second.GrpcAddress);
+        var acme = await new SidecarService.SidecarServiceClient(channel2).GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
+
+        Assert.True(acme.HasAccess);
+        Assert.Contains(second.Output, l => l.Contains("\"level\":\"warn\"", StringComparison.Ordinal) && l.Contains("could not recover", StringComparison.Ordinal));
+        Assert.Equal(2, emulator.Counters.EdgeRequestsByCustomer.GetValueOrDefault("acme"));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_cacheDir))
+        {
+            Directory.Delete(_cacheDir, recursive: true);
+        }
+    }
+
+    private static int CheckpointLines(SidecarProcess process) =>
+        process.Output.Count(l => l.Contains("checkpoint", StringComparison.Ordinal) && l.Contains("taken at version", StringComparison.Ordinal));
+}
