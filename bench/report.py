@@ -122,6 +122,9 @@ def render(results_path, meta_path, out_path, update_path):
     lines = []
     w = lines.append
     w("Run: `%s` — %s, commit `%s`%s" % (meta["command"], meta["date"], meta["commit"], " (smoke: tiny datasets, not a measurement)" if meta["smoke"] else ""))
+    if meta.get("sidecarEnv"):
+        w("")
+        w("Extra sidecar environment: `%s`." % meta["sidecarEnv"])
     w("")
     w("Machine: %s, %s logical cores, %s GB RAM, %s. Load average at start: %s." % (
         meta["cpu"], meta["cores"], meta["memGb"], meta["kernel"], meta["loadavg"]))
@@ -235,10 +238,10 @@ def render(results_path, meta_path, out_path, update_path):
     if storm:
         w("### Miss storm (upstream mode against the emulator, Edge latency %s ms)" % meta["edgeLatencyMs"])
         w("")
-        w("| Checks | Distinct customers | Edge calls | GraphQL calls | Calls / customer | Fallback answers | Errors | p50 | p99 | max |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
-        w("| %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |" % (
-            storm["checks"], storm["distinctCustomers"], storm["edgeCalls"], storm["graphQlCalls"], storm["callsPerCustomer"],
+        w("| Checks | Distinct customers | Event stream | Edge calls | GraphQL calls | Calls / customer | Fallback answers | Errors | p50 | p99 | max |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        w("| %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |" % (
+            storm["checks"], storm["distinctCustomers"], storm.get("events", "n/a"), storm["edgeCalls"], storm["graphQlCalls"], storm["callsPerCustomer"],
             storm["fallbacks"], storm["errors"], fmt_us(storm["p50Us"]), fmt_us(storm["p99Us"]), fmt_us(storm["maxUs"])))
         w("")
     if hit:

@@ -7,7 +7,8 @@
 #   bash bench/run.sh --smoke    a few-second run of every step on tiny datasets (what CI runs); writes
 #                                bench/out/results.md only
 # Options: --skip-1m (size sweep without 1M), --skip-bdn (no BenchmarkDotNet step), --no-build (reuse the builds in
-# bench/out and bin/). SIDECAR_AOT_BINARY=<path> uses that binary instead of publishing one.
+# bench/out and bin/). SIDECAR_AOT_BINARY=<path> uses that binary instead of publishing one. BENCH_SIDECAR_ENV="A=1 B=2"
+# adds environment variables to every sidecar start (to compare runtime knobs such as DOTNET_gcServer=0).
 #
 # Exit status: 0 when every step ran; non-zero when the harness itself broke (a build failed, a server did not
 # start, a client reported errors). Every process it starts is stopped on exit (trap EXIT), all bound to 127.0.0.1.
@@ -152,7 +153,8 @@ start_sidecar() {
   SC_GRPC=$(free_port)
   SC_METRICS=$(free_port)
   : >"$LOGS/sidecar-$name.log"
-  json=$(env "$@" GRPC_PORT="$SC_GRPC" METRICS_PORT="$SC_METRICS" LOG_LEVEL=warn \
+  # shellcheck disable=SC2086 # BENCH_SIDECAR_ENV is a list of VAR=VALUE words
+  json=$(env ${BENCH_SIDECAR_ENV:-} "$@" GRPC_PORT="$SC_GRPC" METRICS_PORT="$SC_METRICS" LOG_LEVEL=warn \
     "$LOAD" exec-ready --ready-url "http://127.0.0.1:$SC_METRICS/readyz" --log "$LOGS/sidecar-$name.log" --timeout "$timeout" -- "$SIDECAR") \
     || { tail -20 "$LOGS/sidecar-$name.log" >&2; die "sidecar '$name' did not become ready"; }
   SC_PID=$(jget "$json" pid)
@@ -315,10 +317,14 @@ for i in $(seq 1 100); do
   http_get "http://127.0.0.1:$SC_METRICS/readyz" | grep -q '"events":"connected"' && break
   sleep 0.1
 done
+EVENTS=$(http_get "http://127.0.0.1:$SC_METRICS/readyz" | python3 -c 'import json,sys
+try: print(json.load(sys.stdin).get("events", "unknown"))
+except ValueError: print("unknown")')
 json=$(timeout 180 "$LOAD" storm --url "http://127.0.0.1:$SC_GRPC" --admin "http://127.0.0.1:$EMU_PORT" --customers-from 0 \
   --distinct "$STORM_DISTINCT" --checks "$STORM_CHECKS" --feature "$BOOL_ONE" --timeout 120) || die "the miss storm client failed"
+json=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["events"]=sys.argv[2]; print(json.dumps(d))' "$json" "$EVENTS")
 record storm "$json"
-log "  storm: $(jget "$json" upstreamCalls) upstream calls for $STORM_DISTINCT customers, p99 $(jget "$json" p99Us) us"
+log "  storm (event stream $EVENTS): $(jget "$json" upstreamCalls) upstream calls for $STORM_DISTINCT customers, p99 $(jget "$json" p99Us) us"
 stop_pid "$SC_PID"
 stop_pid "$EMU_PID"
 
@@ -359,7 +365,7 @@ meta = {
     "customers": $CUSTOMERS, "features": $FEATURES, "zipf": $ZIPF, "duration": $DURATION, "warmup": $WARMUP,
     "connections": $CONNECTIONS, "streams": [int(s) for s in "${STREAMS[*]}".split()], "throughputStreams": $THROUGHPUT_STREAMS,
     "sizes": [int(s) for s in "${SIZES[*]}".split()], "sizeFeatures": $SIZE_FEATURES, "edgeLatencyMs": $EDGE_LATENCY_MS,
-    "bdnJob": "$BDN_JOB",
+    "bdnJob": "$BDN_JOB", "sidecarEnv": "${BENCH_SIDECAR_ENV:-}",
 }
 json.dump(meta, open(sys.argv[1], "w"))
 PY
