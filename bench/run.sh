@@ -94,7 +94,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 LOADAVG_START=$(cut -d' ' -f1 /proc/loadavg)
-mkdir -p "$OUT" "$LOGS" "$DATA" "$OUT/tmp"
+mkdir -p "$OUT" "$LOGS" "$DATA" "$OUT/tmp" "$OUT/run"
 : >"$RESULTS"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -153,8 +153,10 @@ start_sidecar() {
   SC_GRPC=$(free_port)
   SC_METRICS=$(free_port)
   : >"$LOGS/sidecar-$name.log"
+  # The working directory is an empty one, as a container's WORKDIR is: ASP.NET's configuration reload watches the
+  # whole tree under it (inotify), which from the repository root costs start-up time the deployment would not pay.
   # shellcheck disable=SC2086 # BENCH_SIDECAR_ENV is a list of VAR=VALUE words
-  json=$(env ${BENCH_SIDECAR_ENV:-} "$@" GRPC_PORT="$SC_GRPC" METRICS_PORT="$SC_METRICS" LOG_LEVEL=warn \
+  json=$(cd "$OUT/run" && env ${BENCH_SIDECAR_ENV:-} "$@" GRPC_PORT="$SC_GRPC" METRICS_PORT="$SC_METRICS" LOG_LEVEL=warn \
     "$LOAD" exec-ready --ready-url "http://127.0.0.1:$SC_METRICS/readyz" --log "$LOGS/sidecar-$name.log" --timeout "$timeout" -- "$SIDECAR") \
     || { tail -20 "$LOGS/sidecar-$name.log" >&2; die "sidecar '$name' did not become ready"; }
   SC_PID=$(jget "$json" pid)
