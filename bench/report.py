@@ -174,6 +174,12 @@ def render(results_path, meta_path, out_path, update_path):
     w("| Hit latency flat with cached customers (p50, %s → %s) | within 1.2x | %s → %s = %s | %s |" % (
         sizes[0], sizes[-1], fmt_us(small), fmt_us(large) if len(sizes) > 1 else "n/a", fmt_ratio(flat),
         verdict(None if flat is None else flat <= 1.2)))
+    t_small = (hit.get("HotTierBenchmarks.TryGet(1000)") or {}).get("meanNs")
+    t_large = (hit.get("HotTierBenchmarks.TryGet(1000000)") or {}).get("meanNs")
+    t_flat = ratio(t_large, t_small)
+    w("| Hit latency flat, in process (`HotTier.TryGet`, random customer, 1k → 1M) | within 1.2x | %s → %s = %s | %s |" % (
+        "n/a" if t_small is None else "%.1f ns" % t_small, "n/a" if t_large is None else "%.1f ns" % t_large, fmt_ratio(t_flat),
+        verdict(None if t_flat is None else t_flat <= 1.2)))
     storm = get("storm") or {}
     cpc = storm.get("callsPerCustomer")
     w("| Miss storm: upstream calls per distinct customer (%s checks over %s customers, Edge latency %s ms) | 1 | %s (%s calls), p99 %s | %s |" % (
