@@ -33,8 +33,12 @@ namespace Sidecar.Host;
 /// </summary>
 internal sealed class SidecarApp : IAsyncDisposable
 {
-    /// <summary>Share of CACHE_MAX_SIZE_BYTES given to the hot tier when FASTER holds the rest.</summary>
-    private const double HotShareWithPersistence = 0.6;
+    /// <summary>
+    /// Share of CACHE_MAX_SIZE_BYTES FASTER is sized from (its in-memory log is a quarter of that, plus the index);
+    /// the hot tier gets the rest, never less than a quarter of the budget. FASTER's floor (4 MiB log + 1 MiB index)
+    /// means budgets under about 8 MiB are exceeded by that floor.
+    /// </summary>
+    private const double FasterShare = 0.4;
 
     private readonly WebApplication _web;
     private readonly List<IAsyncDisposable> _owned;
@@ -107,12 +111,15 @@ internal sealed class SidecarApp : IAsyncDisposable
         var hotBudget = settings.CacheMaxSizeBytes;
         if (settings.Mode == SourceMode.Upstream && settings.PersistenceEnabled)
         {
-            hotBudget = (long)(settings.CacheMaxSizeBytes * HotShareWithPersistence);
-            var faster = await FasterTier.OpenAsync(
-                FasterTierOptions.FromCacheBudget(settings.CacheDirectory, settings.CacheMaxSizeBytes - hotBudget) with { CheckpointInterval = settings.CheckpointInterval },
-                loggerFactory.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
+            // FASTER is sized from its share of the budget; the hot tier gets what FASTER's memory (log + index) leaves.
+            var fasterOptions = FasterTierOptions.FromCacheBudget(settings.CacheDirectory, (long)(settings.CacheMaxSizeBytes * FasterShare))
+                with { CheckpointInterval = settings.CheckpointInterval };
+            var fasterFootprint = fasterOptions.EffectiveMemoryBytes + (fasterOptions.EffectiveIndexBuckets * 64);
+            hotBudget = Math.Max(settings.CacheMaxSizeBytes - fasterFootprint, settings.CacheMaxSizeBytes / 4);
+            var faster = await FasterTier.OpenAsync(fasterOptions, loggerFactory.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
             tiers.Add(faster);
             status.Persistence = faster.RecoveryOutcome.ToString().ToLowerInvariant();
+            status.PersistentMemoryBytes = fasterFootprint;
         }
 
         RedisTier? redis = null;
@@ -136,6 +143,7 @@ internal sealed class SidecarApp : IAsyncDisposable
         }
 
         var hot = new HotTier(hotBudget);
+        status.HotBudgetBytes = hotBudget;
         StiggApiClient? client = null;
         FileSource? file = null;
         EntitlementsSource? source = null;

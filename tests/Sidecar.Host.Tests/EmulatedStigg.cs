@@ -30,9 +30,13 @@ internal sealed class EmulatedStigg : IAsyncDisposable
             EdgeLatency = edgeLatency,
             Time = time,
         });
-        env ??= [];
-        env.TryAdd("SERVER_API_KEY", apiKey);
-        env.TryAdd("API_URL", emulator.BaseUrl.ToString());
+        var upstream = SidecarHost.UpstreamEnv(emulator, ("SERVER_API_KEY", apiKey));
+        foreach (var (name, value) in env ?? [])
+        {
+            upstream[name] = value;
+        }
+
+        env = upstream;
         var sidecar = await SidecarHost.StartAsync(env, time);
         var stigg = new EmulatedStigg(emulator, sidecar);
         if (waitForEvents && sidecar.Settings.WsEnabled)

@@ -32,15 +32,12 @@ public sealed class PersistentTierTests
         var time = new FixedTime(FixedTime.SampleNow);
         await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = ManyCustomers(Customers), Time = time });
         await using var sidecar = await SidecarHost.StartAsync(
-            new Dictionary<string, string>
-            {
-                ["SERVER_API_KEY"] = "emulator-key",
-                ["API_URL"] = emulator.BaseUrl.ToString(),
-                ["WS_ENABLED"] = "false",
-                ["CACHE_FRESHNESS_SECS"] = "3600",
-                ["CACHE_MAX_SIZE_BYTES"] = (4 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["LOG_LEVEL"] = "warn",
-            },
+            SidecarHost.UpstreamEnv(
+                emulator,
+                ("WS_ENABLED", "false"),
+                ("CACHE_FRESHNESS_SECS", "3600"),
+                ("CACHE_MAX_SIZE_BYTES", (8 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("LOG_LEVEL", "warn")),
             time);
 
         for (var round = 0; round < 2; round++)
@@ -54,8 +51,11 @@ public sealed class PersistentTierTests
         }
 
         var hot = sidecar.App.Store.Hot;
-        Assert.True(hot.Evictions > 0, "the hot tier should have evicted under a 4 MiB budget");
+        Assert.True(hot.Evictions > 0, "the hot tier should have evicted under an 8 MiB budget");
         Assert.True(hot.Bytes <= hot.BudgetBytes);
+        var status = sidecar.App.Status;
+        Assert.True(status.PersistentMemoryBytes > 0);
+        Assert.True(status.HotBudgetBytes + status.PersistentMemoryBytes <= 8 << 20, $"hot {status.HotBudgetBytes} + FASTER {status.PersistentMemoryBytes} over the budget");
         Assert.Equal(Customers, emulator.Counters.EdgeRequests);
         var metrics = await sidecar.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Contains("tier=\"faster\"", metrics, StringComparison.Ordinal);
@@ -72,17 +72,7 @@ public sealed class PersistentTierTests
             Time = time,
             EdgeLatency = TimeSpan.FromMilliseconds(300),
         });
-        Dictionary<string, string> Env() => new()
-        {
-            ["SERVER_API_KEY"] = "emulator-key",
-            ["API_URL"] = emulator.BaseUrl.ToString(),
-            ["WS_ENABLED"] = "false",
-            ["CACHE_PERSISTENCE"] = "none",
-            ["REDIS_ENVIRONMENT_PREFIX"] = "test",
-            ["REDIS_HOST"] = "127.0.0.1",
-            ["REDIS_PORT"] = redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["REDIS_TIMEOUT_MS"] = "5000",
-        };
+        Dictionary<string, string> Env() => SidecarHost.UpstreamEnv(emulator, SidecarHost.SharedRedis(redis, ("REDIS_TIMEOUT_MS", "5000")));
         await using var a = await SidecarHost.StartAsync(Env(), time);
         await using var b = await SidecarHost.StartAsync(Env(), time);
 
@@ -103,18 +93,7 @@ public sealed class PersistentTierTests
         await using var redis = await RedisServer.StartAsync();
         var time = new FixedTime(FixedTime.SampleNow);
         await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements, Time = time });
-        await using var sidecar = await SidecarHost.StartAsync(
-            new Dictionary<string, string>
-            {
-                ["SERVER_API_KEY"] = "emulator-key",
-                ["API_URL"] = emulator.BaseUrl.ToString(),
-                ["WS_ENABLED"] = "false",
-                ["CACHE_PERSISTENCE"] = "none",
-                ["REDIS_ENVIRONMENT_PREFIX"] = "test",
-                ["REDIS_HOST"] = "127.0.0.1",
-                ["REDIS_PORT"] = redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            },
-            time);
+        await using var sidecar = await SidecarHost.StartAsync(SidecarHost.UpstreamEnv(emulator, SidecarHost.SharedRedis(redis)), time);
         var client = sidecar.Client;
         Assert.True((await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" })).HasAccess);
 

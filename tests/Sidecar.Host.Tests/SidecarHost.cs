@@ -60,6 +60,33 @@ internal sealed class SidecarHost : IAsyncDisposable
         return new SidecarHost(app, settings, log);
     }
 
+    /// <summary>Environment for upstream mode against <paramref name="emulator"/>, plus <paramref name="extra"/> settings.</summary>
+    public static Dictionary<string, string> UpstreamEnv(Sidecar.Emulator.EmulatorServer emulator, params (string Name, string Value)[] extra)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["SERVER_API_KEY"] = emulator.ApiKey,
+            ["API_URL"] = emulator.BaseUrl.ToString(),
+        };
+        foreach (var (name, value) in extra)
+        {
+            env[name] = value;
+        }
+
+        return env;
+    }
+
+    /// <summary>Settings that put a sidecar on a shared Redis (prefix "test"), without FASTER and events.</summary>
+    public static (string, string)[] SharedRedis(RedisServer redis, params (string Name, string Value)[] extra) =>
+    [
+        ("WS_ENABLED", "false"),
+        ("CACHE_PERSISTENCE", "none"),
+        ("REDIS_ENVIRONMENT_PREFIX", "test"),
+        ("REDIS_HOST", "127.0.0.1"),
+        ("REDIS_PORT", redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        .. extra,
+    ];
+
     public static Task<SidecarHost> StartWithSampleFileAsync() =>
         StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, new FixedTime(FixedTime.SampleNow));
 

@@ -310,13 +310,7 @@ public sealed class UpstreamModeTests
         var time = new FixedTime(FixedTime.SampleNow);
         await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements, Time = time });
         await using var sidecar = await SidecarHost.StartAsync(
-            new Dictionary<string, string>
-            {
-                ["SERVER_API_KEY"] = "emulator-key",
-                ["API_URL"] = emulator.BaseUrl.ToString(),
-                ["WS_ENABLED"] = "false",
-                ["CACHE_FRESHNESS_SECS"] = "30",
-            },
+            SidecarHost.UpstreamEnv(emulator, ("WS_ENABLED", "false"), ("CACHE_FRESHNESS_SECS", "30")),
             time);
         var first = await sidecar.Client.GetNumericEntitlementAsync(Seats("acme"));
         emulator.SetCustomer("acme", null, EditSeats(emulator, 40));

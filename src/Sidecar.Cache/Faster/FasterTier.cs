@@ -326,35 +326,8 @@ public sealed class FasterTier : ISnapshotTier
     /// Takes a checkpoint now if anything changed since the last one. False when nothing changed or another
     /// checkpoint was in progress. Never throws for a failed checkpoint (it is logged).
     /// </summary>
-    public async Task<bool> CheckpointAsync(CancellationToken cancellationToken)
-    {
-        if (!_gate.TryEnter())
-        {
-            return false;
-        }
-
-        try
-        {
-            await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return await CheckpointCoreAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _maintenance.Release();
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.MaintenanceFailed(_logger, ex);
-            return false;
-        }
-        finally
-        {
-            _gate.Exit();
-        }
-    }
+    public Task<bool> CheckpointAsync(CancellationToken cancellationToken) =>
+        UnderMaintenanceAsync(static tier => tier.CheckpointCoreAsync(), cancellationToken);
 
     /// <summary>Graceful shutdown: waits for operations in flight, takes a final checkpoint, closes the files.</summary>
     public ValueTask DisposeAsync() => CloseAsync(finalCheckpoint: true);
@@ -363,7 +336,18 @@ public sealed class FasterTier : ISnapshotTier
     /// One maintenance pass as the timer runs it: checkpoint if anything changed, then compact when the log span
     /// exceeds the disk bound. Returns true when a compaction ran.
     /// </summary>
-    internal async Task<bool> MaintainAsync(CancellationToken cancellationToken)
+    internal Task<bool> MaintainAsync(CancellationToken cancellationToken) =>
+        UnderMaintenanceAsync(static async tier =>
+        {
+            await tier.CheckpointCoreAsync().ConfigureAwait(false);
+            return await tier.CompactIfNeededAsync().ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>
+    /// Runs one checkpoint/compaction step while the store is open, one step at a time; a failure is logged and
+    /// answered as false (the next interval tries again).
+    /// </summary>
+    private async Task<bool> UnderMaintenanceAsync(Func<FasterTier, Task<bool>> step, CancellationToken cancellationToken)
     {
         if (!_gate.TryEnter())
         {
@@ -375,8 +359,7 @@ public sealed class FasterTier : ISnapshotTier
             await _maintenance.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await CheckpointCoreAsync().ConfigureAwait(false);
-                return await CompactIfNeededAsync().ConfigureAwait(false);
+                return await step(this).ConfigureAwait(false);
             }
             finally
             {

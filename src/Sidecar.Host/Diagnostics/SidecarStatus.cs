@@ -15,6 +15,8 @@ internal sealed class SidecarStatus
     [JsonPropertyName("persistence")] public string Persistence { get; set; } = "disabled";
     [JsonPropertyName("cachedCustomers")] public int CachedCustomers { get; set; }
     [JsonPropertyName("cacheBytes")] public long CacheBytes { get; set; }
+    [JsonPropertyName("hotBudgetBytes")] public long HotBudgetBytes { get; set; }
+    [JsonPropertyName("persistentMemoryBytes")] public long PersistentMemoryBytes { get; set; }
     [JsonPropertyName("startupMs")] public long StartupMs { get; set; }
 
     public void MarkReady() => _ready = true;
