@@ -26,6 +26,21 @@ catch (SettingsException ex)
 }
 
 using var stdout = Console.OpenStandardOutput();
-await using var app = await SidecarApp.StartAsync(settings, TimeProvider.System, stdout, CancellationToken.None).ConfigureAwait(false);
-await app.WaitForShutdownAsync().ConfigureAwait(false);
+SidecarApp app;
+try
+{
+    app = await SidecarApp.StartAsync(settings, TimeProvider.System, stdout, CancellationToken.None).ConfigureAwait(false);
+}
+catch (IOException ex)
+{
+    // Typically a port already in use or an unwritable CACHE_DIR: one line, no stack trace.
+    await Console.Error.WriteLineAsync("sidecar: cannot start: " + ex.Message).ConfigureAwait(false);
+    return 1;
+}
+
+await using (app.ConfigureAwait(false))
+{
+    await app.WaitForShutdownAsync().ConfigureAwait(false);
+}
+
 return 0;

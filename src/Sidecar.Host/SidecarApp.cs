@@ -63,7 +63,13 @@ internal sealed class SidecarApp : IAsyncDisposable
     public static async Task<SidecarApp> StartAsync(SidecarSettings settings, TimeProvider time, Stream logOutput, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Content root = the binary's folder, and no config-reload watchers: otherwise the host puts an inotify watch on
+        // every directory below the working directory (all of / for a unit started there).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         var minimum = settings.LogLevel switch
         {
             LogLevelSetting.Error => LogLevel.Error,
@@ -77,6 +83,9 @@ internal sealed class SidecarApp : IAsyncDisposable
         builder.Logging.SetMinimumLevel(minimum);
         // The framework's own chatter stays at warning unless we debug.
         builder.Logging.AddFilter("Microsoft", minimum < LogLevel.Information ? minimum : LogLevel.Warning);
+
+        // An enabled hosting-diagnostics logger makes ASP.NET create an Activity per request; we log no request lines.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Host.UseSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 

@@ -19,8 +19,11 @@ public sealed record FasterTierOptions
     /// <summary>Fewest hash buckets (64 bytes each): 2^14 buckets = 1 MiB of index, room for ~57 k keys without overflow.</summary>
     internal const long MinIndexBuckets = 1L << 14;
 
-    /// <summary>Most hash buckets derived from a budget: 2^22 buckets = 256 MiB of index.</summary>
-    internal const long MaxIndexBuckets = 1L << 22;
+    /// <summary>
+    /// Most hash buckets derived from a budget: 2^19 buckets = 32 MiB of index (~3.6 M keys before overflow buckets).
+    /// Every checkpoint writes the whole index, so a machine-sized index would rewrite hundreds of MiB every interval.
+    /// </summary>
+    internal const long MaxIndexBuckets = 1L << 19;
 
     /// <summary>Directory holding the log segments (<c>log/</c>) and the checkpoints (<c>checkpoints/</c>).</summary>
     public required string Directory { get; init; }
@@ -56,7 +59,7 @@ public sealed record FasterTierOptions
     /// quarter of what the hot tier may use, so the two together stay within 1.25 × budget plus the index;</item>
     /// <item>page = clamp(log memory / 16, 1 MiB, 4 MiB) — at least 4 pages in memory so flushing overlaps with
     /// appends, and a page holds hundreds of ~2 KB snapshots;</item>
-    /// <item>index buckets = clamp(nextPow2(budget / 2 KiB / 2), 2^14, 2^22): one bucket (64 B, 7 slots) per two expected
+    /// <item>index buckets = clamp(nextPow2(budget / 2 KiB / 2), 2^14, 2^19): one bucket (64 B, 7 slots) per two expected
     /// customers at ~2 KB each, so chains stay short even when the log holds twice what the hot tier holds;</item>
     /// <item>disk bound = <c>max(8 × log memory, 64 MiB)</c> and segment = clamp(disk bound / 8, page, 256 MiB), so
     /// truncation works in steps of at most an eighth of the bound.</item>

@@ -39,7 +39,7 @@ public sealed class FasterTierOptionsTests
 
         Assert.Equal(1024 * MiB, options.EffectiveMemoryBytes);
         Assert.Equal(4 * MiB, options.EffectivePageBytes);
-        Assert.Equal(1L << 22, options.EffectiveIndexBuckets);
+        Assert.Equal(1L << 19, options.EffectiveIndexBuckets);
     }
 
     [Fact]
