@@ -95,7 +95,19 @@ internal sealed class SidecarApp : IAsyncDisposable
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
             kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
             kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
-            kestrel.ListenAnyIP(settings.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
+            void Listen(int port, HttpProtocols protocols)
+            {
+                if (settings.BindAddress is { } address)
+                {
+                    kestrel.Listen(address, port, o => o.Protocols = protocols);
+                }
+                else
+                {
+                    kestrel.ListenAnyIP(port, o => o.Protocols = protocols);
+                }
+            }
+
+            Listen(settings.GrpcPort, HttpProtocols.Http2);
             if (settings.GrpcUnixSocket is { } socket)
             {
                 if (File.Exists(socket))
@@ -106,7 +118,7 @@ internal sealed class SidecarApp : IAsyncDisposable
                 kestrel.ListenUnixSocket(socket, o => o.Protocols = HttpProtocols.Http2);
             }
 
-            kestrel.ListenAnyIP(settings.MetricsPort, o => o.Protocols = HttpProtocols.Http1); // scrapers and probes speak HTTP/1.1
+            Listen(settings.MetricsPort, HttpProtocols.Http1); // scrapers and probes speak HTTP/1.1
         });
 
         var loggerFactory = LoggerFactory.Create(l => l.AddProvider(logProvider).SetMinimumLevel(minimum));

@@ -76,6 +76,7 @@ public sealed class SettingsTests
     [InlineData("HEALTH_ENDPOINT_URL", "has space")]
     [InlineData("CACHE_PERSISTENCE", "tape")]
     [InlineData("ENTITLEMENTS_FILE", "/no/such/file.json")]
+    [InlineData("BIND_ADDRESS", "localhost-ish")]
     public void Load_BadValue_ErrorNamesTheVariable(string name, string value)
     {
         var ex = Assert.Throws<SettingsException>(() => Load(("SERVER_API_KEY", "key"), (name, value)));

@@ -49,6 +49,7 @@ internal sealed class SidecarHost : IAsyncDisposable
         env.TryAdd("METRICS_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
         env.TryAdd("CACHE_DIR", Path.Combine(Path.GetTempPath(), "sidecar-test-" + Guid.NewGuid().ToString("N")));
         env.TryAdd("LOG_LEVEL", "debug");
+        env.TryAdd("BIND_ADDRESS", "127.0.0.1");
         return SidecarSettings.Load(new EnvReader(name => env.GetValueOrDefault(name)));
     }
 

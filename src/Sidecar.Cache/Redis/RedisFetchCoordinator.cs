@@ -219,10 +219,13 @@ public sealed class RedisFetchCoordinator
         }
     }
 
-    /// <summary>Extends the refetch lock every half lock-time while the fetch runs (redlock's auto-extension).</summary>
+    /// <summary>
+    /// Extends the refetch lock every third of its lock time while the fetch runs (redlock's auto-extension), so one
+    /// late or failed tick on a busy machine still leaves time for the next before the lock expires.
+    /// </summary>
     private async Task KeepLockAsync(string lockKey, string token, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(RedisLocks.Duration / 2, _tier.Time);
+        using var timer = new PeriodicTimer(RedisLocks.Duration / 3, _tier.Time);
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))

@@ -54,6 +54,8 @@ internal sealed record SidecarSettings
 
     public FallbackSet Fallbacks { get; init; } = FallbackSet.Empty;
 
+    /// <summary>Address the TCP listeners bind (BIND_ADDRESS); null = every interface, as the Stigg Sidecar does.</summary>
+    public System.Net.IPAddress? BindAddress { get; init; }
     public int GrpcPort { get; init; } = 80;
     public int LegacyTlsPort { get; init; } = 8443;
     public string? GrpcUnixSocket { get; init; }
@@ -151,6 +153,9 @@ internal sealed record SidecarSettings
             RedisKeysTtlSeconds = (int)env.Long("REDIS_KEYS_TTL_IN_SECS", 604800, int.MinValue, int.MaxValue),
             RedisTimeout = TimeSpan.FromMilliseconds(env.Long("REDIS_TIMEOUT_MS", 250, 10, 60_000)),
             Fallbacks = fallbacks,
+            BindAddress = env.String("BIND_ADDRESS") is { } bind
+                ? System.Net.IPAddress.TryParse(bind, out var ip) ? ip : throw new SettingsException($"BIND_ADDRESS: expected an IP address such as 127.0.0.1, got '{bind}'")
+                : null,
             GrpcPort = grpcPort,
             LegacyTlsPort = env.Port("PORT", 8443),
             GrpcUnixSocket = env.String("GRPC_UNIX_SOCKET"),
