@@ -225,7 +225,18 @@ public sealed class RedisTier : ISnapshotTier
     {
         _mux.ConnectionFailed -= OnConnectionFailed;
         _mux.ConnectionRestored -= OnConnectionRestored;
-        await _mux.DisposeAsync().ConfigureAwait(false);
+
+        // Shutdown must not wait on a Redis that is down: drop pending commands and bound the close.
+        try
+        {
+            await _mux.CloseAsync(allowCommandsToComplete: false).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or RedisException)
+        {
+            // Closing is best effort; Dispose below releases the sockets either way.
+        }
+
+        _mux.Dispose();
     }
 
     /// <summary>Logs an exception from a Redis call (rate-limited, password redacted).</summary>
