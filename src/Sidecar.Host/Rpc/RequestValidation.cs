@@ -18,6 +18,23 @@ internal static class RequestValidation
         return new CustomerKey(customerId, hasResourceId && resourceId.Length > 0 ? resourceId : null);
     }
 
+    /// <summary>The entry and the feature a typed check asks about; <c>feature_id</c> is required.</summary>
+    public static CustomerKey FeatureCheck(string customerId, bool hasResourceId, string resourceId, string featureId)
+    {
+        var key = Key(customerId, hasResourceId, resourceId);
+        Required(featureId, "feature_id");
+        return key;
+    }
+
+    /// <summary>Options' <c>requested_usage</c>, when given, must be a finite number.</summary>
+    public static void RequestedUsage(bool hasRequestedUsage, double requestedUsage)
+    {
+        if (hasRequestedUsage)
+        {
+            Finite(requestedUsage, "options.requested_usage");
+        }
+    }
+
     public static void Required(string value, string field)
     {
         if (value.Length == 0)

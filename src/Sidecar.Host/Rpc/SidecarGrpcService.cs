@@ -28,45 +28,34 @@ internal sealed class SidecarGrpcService(
 
     public Task<GetBooleanEntitlementResponse> GetBooleanEntitlement(GetBooleanEntitlementRequest request, ServerCallContext context)
     {
-        var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        RequestValidation.Required(request.FeatureId, "feature_id");
+        var key = RequestValidation.FeatureCheck(request.CustomerId, request.HasResourceId, request.ResourceId, request.FeatureId);
         return Read(key, request, context, static (s, r, f, now) => EntitlementEvaluator.Boolean(s, r, f, now), static r => r.IsFallback, "GetBooleanEntitlement");
     }
 
     public Task<GetNumericEntitlementResponse> GetNumericEntitlement(GetNumericEntitlementRequest request, ServerCallContext context)
     {
-        var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        RequestValidation.Required(request.FeatureId, "feature_id");
+        var key = RequestValidation.FeatureCheck(request.CustomerId, request.HasResourceId, request.ResourceId, request.FeatureId);
         return Read(key, request, context, static (s, r, f, now) => EntitlementEvaluator.Numeric(s, r, f, now), static r => r.IsFallback, "GetNumericEntitlement");
     }
 
     public Task<GetMeteredEntitlementResponse> GetMeteredEntitlement(GetMeteredEntitlementRequest request, ServerCallContext context)
     {
-        var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        RequestValidation.Required(request.FeatureId, "feature_id");
-        if (request.Options is { HasRequestedUsage: true } options)
-        {
-            RequestValidation.Finite(options.RequestedUsage, "options.requested_usage");
-        }
+        var key = RequestValidation.FeatureCheck(request.CustomerId, request.HasResourceId, request.ResourceId, request.FeatureId);
+        RequestValidation.RequestedUsage(request.Options?.HasRequestedUsage == true, request.Options?.RequestedUsage ?? 0);
 
         return Read(key, request, context, static (s, r, f, now) => EntitlementEvaluator.Metered(s, r, f, now), static r => r.IsFallback, "GetMeteredEntitlement");
     }
 
     public Task<GetEnumEntitlementResponse> GetEnumEntitlement(GetEnumEntitlementRequest request, ServerCallContext context)
     {
-        var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        RequestValidation.Required(request.FeatureId, "feature_id");
+        var key = RequestValidation.FeatureCheck(request.CustomerId, request.HasResourceId, request.ResourceId, request.FeatureId);
         return Read(key, request, context, static (s, r, f, now) => EntitlementEvaluator.Enum(s, r, f, now), static r => r.IsFallback, "GetEnumEntitlement");
     }
 
     public Task<GetEntitlementResponse> GetEntitlement(GetEntitlementRequest request, ServerCallContext context)
     {
-        var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        RequestValidation.Required(request.FeatureId, "feature_id");
-        if (request.Options is { HasRequestedUsage: true } options)
-        {
-            RequestValidation.Finite(options.RequestedUsage, "options.requested_usage");
-        }
+        var key = RequestValidation.FeatureCheck(request.CustomerId, request.HasResourceId, request.ResourceId, request.FeatureId);
+        RequestValidation.RequestedUsage(request.Options?.HasRequestedUsage == true, request.Options?.RequestedUsage ?? 0);
 
         return Read(key, request, context, static (s, r, f, now) => EntitlementEvaluator.Entitlement(s, r, f, now), static r => r.IsFallback, "GetEntitlement");
     }
@@ -76,10 +65,7 @@ internal sealed class SidecarGrpcService(
         var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
         RequestValidation.Optional(request.FeatureId, "feature_id");
         RequestValidation.Optional(request.CurrencyId, "currency_id");
-        if (request.Options is { HasRequestedUsage: true } options)
-        {
-            RequestValidation.Finite(options.RequestedUsage, "options.requested_usage");
-        }
+        RequestValidation.RequestedUsage(request.Options?.HasRequestedUsage == true, request.Options?.RequestedUsage ?? 0);
 
         return Read(key, request, context, static (s, r, f, now) => EntitlementEvaluator.EntitlementV2(s, r, f, now), static r => r.Entitlement?.IsFallback ?? false, "GetEntitlementV2");
     }
