@@ -7,7 +7,7 @@ public sealed class FasterTierTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly TempDirectory _dir = new();
-    private readonly ListLogger _logger = new();
+    private readonly CapturingLogger _logger = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -337,7 +337,7 @@ public sealed class FasterTierTests : IDisposable
         await tier.WriteAsync(Snapshots.Small("acme", 1), CancellationToken.None);
 
         time.Advance(TimeSpan.FromSeconds(30));
-        await _logger.WaitForAsync(2106, Timeout);
+        await _logger.WaitForEventAsync(2106, Timeout);
         await tier.CloseAsync(finalCheckpoint: false);
 
         await using var reopened = await OpenAsync(options);

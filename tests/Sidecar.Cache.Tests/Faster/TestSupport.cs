@@ -26,36 +26,6 @@ internal sealed class TempDirectory : IDisposable
     }
 }
 
-/// <summary>Captures log entries so tests can assert on warnings, and wait for a given event.</summary>
-internal sealed class ListLogger : ILogger
-{
-    private readonly ConcurrentQueue<(LogLevel Level, EventId EventId, string Message, Exception? Exception)> _entries = new();
-    private readonly ConcurrentDictionary<int, TaskCompletionSource> _waiters = new();
-
-    public IReadOnlyCollection<(LogLevel Level, EventId EventId, string Message, Exception? Exception)> Entries => _entries;
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        _entries.Enqueue((logLevel, eventId, formatter(state, exception), exception));
-        Waiter(eventId.Id).TrySetResult();
-    }
-
-    public bool Has(int eventId) => _entries.Any(e => e.EventId.Id == eventId);
-
-    public IEnumerable<string> Warnings => _entries.Where(e => e.Level >= LogLevel.Warning).Select(e => e.Message);
-
-    /// <summary>Completes when an entry with <paramref name="eventId"/> is logged (or already was).</summary>
-    public Task WaitForAsync(int eventId, TimeSpan timeout) => Waiter(eventId).Task.WaitAsync(timeout);
-
-    private TaskCompletionSource Waiter(int eventId) =>
-        _waiters.GetOrAdd(eventId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-}
-
 /// <summary>A clock that moves only when told to; timers fire synchronously inside <see cref="Advance"/>.</summary>
 internal sealed class ManualTimeProvider : TimeProvider
 {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Sidecar.Cache.Tests.Redis;
+namespace Sidecar.Cache.Tests;
 
 public sealed record LogEntry(LogLevel Level, EventId EventId, string Message);
 
@@ -54,6 +54,10 @@ public sealed class CapturingLogger : ILogger
     }
 
     public Task<LogEntry> WaitForEventAsync(int eventId, TimeSpan timeout) => WaitForAsync(e => e.EventId.Id == eventId, timeout);
+
+    public bool Has(int eventId) => _entries.Any(e => e.EventId.Id == eventId);
+
+    public IEnumerable<string> Warnings => _entries.Where(e => e.Level >= LogLevel.Warning).Select(e => e.Message);
 
     /// <summary>Fails the test on any warning or error it did not expect.</summary>
     public void AssertNoWarningsOrErrors()
