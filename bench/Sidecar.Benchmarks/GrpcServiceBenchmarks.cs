@@ -5,10 +5,11 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sidecar.Cache;
 using Sidecar.Cache.Hot;
+using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Sidecar.Host.Configuration;
 using Sidecar.Host.Diagnostics;
-using Sidecar.Host.Engine;
+using Sidecar.Host.Sources;
 using Sidecar.Host.Rpc;
 using Stigg.Sidecar.V1;
 
@@ -26,6 +27,7 @@ public class GrpcServiceBenchmarks
 
     private SidecarGrpcService _service = null!;
     private SidecarMetrics _metrics = null!;
+    private TieredEntitlementCache _cache = null!;
     private BenchCallContext _context = null!;
     private byte[] _booleanRequest = null!;
     private byte[] _meteredRequest = null!;
@@ -44,15 +46,16 @@ public class GrpcServiceBenchmarks
 
         var time = new FixedTime(DateTimeOffset.FromUnixTimeMilliseconds(SampleData.NowMs));
         _metrics = new SidecarMetrics();
-        var store = new EntitlementStore(
-            new HotTier(long.MaxValue), Array.Empty<ISnapshotTier>(), null, null, TimeSpan.FromSeconds(30), false, _metrics, NullLogger.Instance, time);
+        _cache = new TieredEntitlementCache(
+            settings.Cache, new HotTier(long.MaxValue), [], FileSource.Open(_file, NullLogger.Instance, time), IFetchCoordinator.None, NullLogger.Instance, time);
         var plan = SampleData.State("acme");
         for (var i = 0; i < Customers; i++)
         {
-            await store.ApplyEntitlementsAsync(new CustomerKey(SampleData.CustomerId(i), null), plan).ConfigureAwait(false);
+            var key = new CustomerKey(SampleData.CustomerId(i), null);
+            await _cache.ApplySnapshotAsync(EntitlementsStateMapper.ToSnapshot(key, plan, SampleData.NowMs)).ConfigureAwait(false);
         }
 
-        _service = new SidecarGrpcService(store, new UsageReporter(store, null, settings, NullLogger<UsageReporter>.Instance), settings, _metrics);
+        _service = new SidecarGrpcService(_cache, settings.Fallbacks, _metrics, NullLogger<SidecarGrpcService>.Instance);
         _context = new BenchCallContext();
         _booleanRequest = new GetBooleanEntitlementRequest { CustomerId = SampleData.CustomerId(4242), FeatureId = "feature-sso" }.ToByteArray();
         _meteredRequest = new GetMeteredEntitlementRequest
@@ -72,8 +75,9 @@ public class GrpcServiceBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup()
+    public async Task CleanupAsync()
     {
+        await _cache.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
         File.Delete(_file);
     }

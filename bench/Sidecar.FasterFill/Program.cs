@@ -20,7 +20,7 @@ var features = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture
 var budget = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 1L << 30;
 var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-// The sidecar gives FASTER 40 % of CACHE_MAX_SIZE_BYTES (SidecarApp.FasterShare).
+// The sidecar gives FASTER 40 % of CACHE_MAX_SIZE_BYTES (SidecarSettings.FasterShare).
 var options = FasterTierOptions.FromCacheBudget(dir, (long)(budget * 0.4));
 var clock = Stopwatch.StartNew();
 await using (var tier = await FasterTier.OpenAsync(options, NullLogger.Instance, TimeProvider.System, CancellationToken.None))

@@ -15,8 +15,9 @@ internal static class HealthProbe
         string path;
         try
         {
-            port = env.Port("METRICS_PORT", 8080);
-            path = args.Contains("--ready") ? env.PathSegment("READY_ENDPOINT_URL", "readyz") : env.PathSegment("HEALTH_ENDPOINT_URL", "livez");
+            var server = ServerSettings.Load(env);
+            port = server.MetricsPort;
+            path = args.Contains("--ready") ? server.ReadyPath : server.HealthPath;
         }
         catch (SettingsException ex)
         {

@@ -31,6 +31,11 @@ try
 {
     app = await SidecarApp.StartAsync(settings, TimeProvider.System, stdout, CancellationToken.None).ConfigureAwait(false);
 }
+catch (SettingsException ex)
+{
+    await Console.Error.WriteLineAsync("sidecar: refusing to start: " + ex.Message).ConfigureAwait(false);
+    return 2;
+}
 catch (IOException ex)
 {
     // Typically a port already in use or an unwritable CACHE_DIR: one line, no stack trace.

@@ -39,7 +39,7 @@ internal sealed class EmulatedStigg : IAsyncDisposable
         env = upstream;
         var sidecar = await SidecarHost.StartAsync(env, time);
         var stigg = new EmulatedStigg(emulator, sidecar);
-        if (waitForEvents && sidecar.Settings.WsEnabled)
+        if (waitForEvents && sidecar.Settings.Stigg?.WsEnabled == true)
         {
             await stigg.WaitForEventStreamAsync();
         }

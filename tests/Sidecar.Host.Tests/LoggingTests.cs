@@ -10,10 +10,11 @@ public sealed class LoggingTests
     public void JsonLine_UsesConfiguredKeys_AndMasksSecrets()
     {
         using var output = new MemoryStream();
-        using var provider = new JsonLineLoggerProvider(output, LogLevel.Information, "message", "error", ["sk-live-123"], TimeProvider.System);
+        var provider = new JsonLineLoggerProvider(output, LogLevel.Information, "message", "error", ["sk-live-123"], TimeProvider.System);
         var logger = provider.CreateLogger("Test");
 
         logger.LogWarning(new InvalidOperationException("boom with sk-live-123"), "calling with key {Key}", "sk-live-123");
+        provider.Dispose(); // writes out the queue
 
         var line = System.Text.Encoding.UTF8.GetString(output.ToArray()).TrimEnd('\n');
         Assert.DoesNotContain("sk-live-123", line, StringComparison.Ordinal);
@@ -28,9 +29,10 @@ public sealed class LoggingTests
     public void JsonLine_BelowMinimumLevel_NotWritten()
     {
         using var output = new MemoryStream();
-        using var provider = new JsonLineLoggerProvider(output, LogLevel.Warning, "msg", "err", [], TimeProvider.System);
+        var provider = new JsonLineLoggerProvider(output, LogLevel.Warning, "msg", "err", [], TimeProvider.System);
 
         provider.CreateLogger("Test").LogInformation("quiet");
+        provider.Dispose();
 
         Assert.Equal(0, output.Length);
     }
@@ -39,10 +41,38 @@ public sealed class LoggingTests
     public void JsonLine_ShortSecret_DoesNotGarbleWords()
     {
         using var output = new MemoryStream();
-        using var provider = new JsonLineLoggerProvider(output, LogLevel.Information, "msg", "err", ["k"], TimeProvider.System);
+        var provider = new JsonLineLoggerProvider(output, LogLevel.Information, "msg", "err", ["k"], TimeProvider.System);
 
         provider.CreateLogger("Test").LogInformation("checkpoint taken");
+        provider.Dispose();
 
         Assert.Contains("checkpoint taken", System.Text.Encoding.UTF8.GetString(output.ToArray()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void JsonLine_ManyThreads_EveryLineWholeAndInOrderPerThread()
+    {
+        using var output = new MemoryStream();
+        var provider = new JsonLineLoggerProvider(output, LogLevel.Information, "msg", "err", [], TimeProvider.System);
+        var logger = provider.CreateLogger("Test");
+
+        Parallel.For(0, 4, thread =>
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                logger.LogInformation("line {Thread} {Index}", thread, i);
+            }
+        });
+        provider.Dispose();
+
+        var lines = System.Text.Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(8000, lines.Length);
+        var next = new int[4];
+        foreach (var line in lines)
+        {
+            using var json = JsonDocument.Parse(line);
+            var thread = json.RootElement.GetProperty("Thread").GetInt32();
+            Assert.Equal(next[thread]++, json.RootElement.GetProperty("Index").GetInt32());
+        }
     }
 }

@@ -50,7 +50,7 @@ public sealed class PersistentTierTests
             }
         }
 
-        var hot = sidecar.App.Store.Hot;
+        var hot = sidecar.App.Cache.Hot;
         Assert.True(hot.Evictions > 0, "the hot tier should have evicted under an 8 MiB budget");
         Assert.True(hot.Bytes <= hot.BudgetBytes);
         var status = sidecar.App.Status;

@@ -295,7 +295,7 @@ public sealed class SampleFileRpcTests(SampleFileSidecar fixture) : IClassFixtur
     public async Task Endpoints_NotServedOnTheGrpcPort()
     {
         using var http = new HttpClient(new SocketsHttpHandler()) { DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        var response = await http.GetAsync(new Uri($"http://127.0.0.1:{fixture.Host.Settings.GrpcPort}/metrics"));
+        var response = await http.GetAsync(new Uri($"http://127.0.0.1:{fixture.Host.Settings.Server.GrpcPort}/metrics"));
 
         Assert.NotEqual(System.Net.HttpStatusCode.OK, response.StatusCode);
     }

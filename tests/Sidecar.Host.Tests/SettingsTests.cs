@@ -16,28 +16,56 @@ public sealed class SettingsTests
     {
         var s = Load(("SERVER_API_KEY", "key"));
 
-        Assert.Equal(SourceMode.Upstream, s.Mode);
-        Assert.Equal(new Uri("https://api.stigg.io"), s.ApiUrl);
-        Assert.Equal(new Uri("https://edge.api.stigg.io"), s.EdgeApiUrl);
-        Assert.Equal(new Uri("wss://api.stigg.io"), s.WsUrl);
-        Assert.True(s.EdgeEnabled);
-        Assert.True(s.WsEnabled);
-        Assert.False(s.RedisEnabled);
-        Assert.Equal("localhost", s.RedisHost);
-        Assert.Equal(6379, s.RedisPort);
-        Assert.Equal(0, s.RedisDb);
-        Assert.False(s.RedisTls);
-        Assert.Equal(604800, s.RedisKeysTtlSeconds);
-        Assert.Equal(80, s.GrpcPort);
-        Assert.Equal(8443, s.LegacyTlsPort);
-        Assert.Equal(8080, s.MetricsPort);
-        Assert.Equal("/livez", s.HealthPath);
-        Assert.Equal("/readyz", s.ReadyPath);
-        Assert.Equal(LogLevelSetting.Warn, s.LogLevel);
-        Assert.Equal("msg", s.LogMessageKey);
-        Assert.Equal("err", s.LogErrorKey);
+        Assert.Equal(SourceMode.Stigg, s.Mode);
+        var stigg = s.Stigg!;
+        Assert.Equal(new Uri("https://api.stigg.io"), stigg.ApiUrl);
+        Assert.Equal(new Uri("https://edge.api.stigg.io"), stigg.EdgeApiUrl);
+        Assert.Equal(new Uri("wss://api.stigg.io"), stigg.WsUrl);
+        Assert.True(stigg.EdgeEnabled);
+        Assert.True(stigg.WsEnabled);
+        Assert.Equal(TimeSpan.FromSeconds(10), stigg.EntitlementsTimeout);
+        Assert.Null(s.Redis);
+        Assert.NotNull(s.Faster);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Faster!.CheckpointInterval);
+        Assert.Equal(80, s.Server.GrpcPort);
+        Assert.Equal(8443, s.Server.LegacyTlsPort);
+        Assert.Equal(8080, s.Server.MetricsPort);
+        Assert.Equal("/livez", s.Server.HealthPath);
+        Assert.Equal("/readyz", s.Server.ReadyPath);
+        Assert.Null(s.Server.BindAddress);
+        Assert.Equal(LogLevelSetting.Warn, s.Logging.Level);
+        Assert.Equal("msg", s.Logging.MessageKey);
+        Assert.Equal("err", s.Logging.ErrorKey);
         Assert.Equal(0, s.Fallbacks.Count);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Cache.FreshnessWindow);
+        Assert.False(s.Cache.RefetchOnEveryCheck);
         Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2, s.CacheMaxSizeBytes);
+    }
+
+    [Fact]
+    public void Load_RedisPrefix_DocumentedRedisDefaults()
+    {
+        var redis = Load(("SERVER_API_KEY", "key"), ("REDIS_ENVIRONMENT_PREFIX", "prod")).Redis!;
+
+        Assert.Equal("prod", redis.EnvironmentPrefix);
+        Assert.Equal("localhost", redis.Host);
+        Assert.Equal(6379, redis.Port);
+        Assert.Equal(0, redis.Db);
+        Assert.False(redis.Tls);
+        Assert.Equal(604800, redis.KeysTtlSeconds);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), redis.OperationTimeout);
+    }
+
+    [Fact]
+    public void Load_Persistence_HotTierGetsWhatFasterLeaves()
+    {
+        var withFaster = Load(("SERVER_API_KEY", "key"), ("CACHE_MAX_SIZE_BYTES", "104857600"));
+        var without = Load(("SERVER_API_KEY", "key"), ("CACHE_MAX_SIZE_BYTES", "104857600"), ("CACHE_PERSISTENCE", "none"));
+
+        Assert.Null(without.Faster);
+        Assert.Equal(104857600, without.HotBudgetBytes);
+        var faster = withFaster.Faster!;
+        Assert.Equal(104857600 - faster.EffectiveMemoryBytes - (faster.EffectiveIndexBuckets * 64), withFaster.HotBudgetBytes);
     }
 
     [Fact]
@@ -45,8 +73,8 @@ public sealed class SettingsTests
     {
         var s = Load(("SERVER_API_KEY", "key"), ("API_URL", "http://127.0.0.1:3999"));
 
-        Assert.Equal(new Uri("http://127.0.0.1:3999"), s.EdgeApiUrl);
-        Assert.Equal(new Uri("ws://127.0.0.1:3999"), s.WsUrl);
+        Assert.Equal(new Uri("http://127.0.0.1:3999"), s.Stigg!.EdgeApiUrl);
+        Assert.Equal(new Uri("ws://127.0.0.1:3999"), s.Stigg.WsUrl);
     }
 
     [Fact]
@@ -54,8 +82,8 @@ public sealed class SettingsTests
     {
         var s = Load(("SERVER_API_KEY", "key"), ("API_URL", "https://api.example.com"));
 
-        Assert.Equal(new Uri("https://edge.api.example.com"), s.EdgeApiUrl);
-        Assert.Equal(new Uri("wss://api.example.com"), s.WsUrl);
+        Assert.Equal(new Uri("https://edge.api.example.com"), s.Stigg!.EdgeApiUrl);
+        Assert.Equal(new Uri("wss://api.example.com"), s.Stigg.WsUrl);
     }
 
     [Theory]

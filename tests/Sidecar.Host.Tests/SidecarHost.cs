@@ -14,9 +14,9 @@ internal sealed class SidecarHost : IAsyncDisposable
         App = app;
         Settings = settings;
         Log = log;
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{settings.GrpcPort}");
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{settings.Server.GrpcPort}");
         Client = new SidecarService.SidecarServiceClient(Channel);
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.MetricsPort}") };
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.Server.MetricsPort}") };
     }
 
     public SidecarApp App { get; }

@@ -55,10 +55,13 @@ internal sealed class EnvReader(Func<string, string?> lookup)
         return value;
     }
 
-    public int Port(string name, int defaultValue) => (int)Long(name, defaultValue, 1, 65535);
+    public TimeSpan Milliseconds(string name, TimeSpan defaultValue, long min, long max) =>
+        LongOrNull(name, min, max) is { } ms ? TimeSpan.FromMilliseconds(ms) : defaultValue;
 
-    public Uri Url(string name, string defaultValue, params string[] schemes) =>
-        UrlOrNull(name, schemes) ?? new Uri(defaultValue);
+    public TimeSpan Seconds(string name, TimeSpan defaultValue, long min, long max) =>
+        LongOrNull(name, min, max) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaultValue;
+
+    public int Port(string name, int defaultValue) => (int)Long(name, defaultValue, 1, 65535);
 
     public Uri? UrlOrNull(string name, params string[] schemes)
     {

@@ -1,4 +1,9 @@
+using System.Net;
+using Sidecar.Cache;
+using Sidecar.Cache.Faster;
+using Sidecar.Cache.Redis;
 using Sidecar.Core.Evaluation;
+using Sidecar.Upstream;
 
 namespace Sidecar.Host.Configuration;
 
@@ -6,79 +11,65 @@ namespace Sidecar.Host.Configuration;
 internal enum SourceMode
 {
     /// <summary>Stigg (or the emulator): Edge/GraphQL on a miss, WebSocket events, usage reporting.</summary>
-    Upstream,
+    Stigg,
 
-    /// <summary>A local entitlements file (ENTITLEMENTS_FILE), reloaded when it changes; usage is acknowledged locally.</summary>
+    /// <summary>A local entitlements file (ENTITLEMENTS_FILE), reloaded when it changes; usage is accounted locally.</summary>
     File,
 
     /// <summary>OFFLINE=true: every read is the fallback, usage gets a fake acknowledgement (stigg-behaviour §5.4).</summary>
     Offline,
 }
 
-internal enum LogLevelSetting
-{
-    Error,
-    Warn,
-    Info,
-    Debug,
-}
-
 /// <summary>
 /// Every setting of the process, read once at start from the environment: the Stigg Sidecar's documented variables
-/// with their documented defaults, plus ours (listed in the README). A bad value throws
-/// <see cref="SettingsException"/> naming the variable.
+/// with their documented defaults, plus ours (listed in the README). It composes the option records of the parts
+/// (Stigg client, cache, tiers); a variable's default is the default of the option it sets, written once. A bad value
+/// throws <see cref="SettingsException"/> naming the variable.
 /// </summary>
 internal sealed record SidecarSettings
 {
     /// <summary>Longest customer/resource/feature id accepted on the gRPC API (characters).</summary>
     public const int MaxIdLength = 1024;
 
-    public SourceMode Mode { get; init; }
-    public string? ApiKey { get; init; }
-    public required Uri ApiUrl { get; init; }
-    public bool EdgeEnabled { get; init; } = true;
-    public required Uri EdgeApiUrl { get; init; }
-    public bool WsEnabled { get; init; } = true;
-    public required Uri WsUrl { get; init; }
-    public TimeSpan EntitlementsTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Share of CACHE_MAX_SIZE_BYTES FASTER is sized from (its in-memory log is a quarter of that, plus the index); the
+    /// hot tier gets the rest, never less than a quarter of the budget. FASTER's floor (4 MiB log + 1 MiB index) means
+    /// budgets under about 8 MiB are exceeded by that floor.
+    /// </summary>
+    private const double FasterShare = 0.4;
 
-    public string? RedisEnvironmentPrefix { get; init; }
-    public string RedisHost { get; init; } = "localhost";
-    public int RedisPort { get; init; } = 6379;
-    public int RedisDb { get; init; }
-    public string? RedisUsername { get; init; }
-    public string? RedisPassword { get; init; }
-    public bool RedisTls { get; init; }
-    public int RedisKeysTtlSeconds { get; init; } = 604800;
-    public TimeSpan RedisTimeout { get; init; } = TimeSpan.FromMilliseconds(250);
+    public required SourceMode Mode { get; init; }
 
-    public FallbackSet Fallbacks { get; init; } = FallbackSet.Empty;
+    /// <summary>The Stigg client's options (SERVER_API_KEY, API_URL, EDGE_*, WS_*, ENTITLEMENTS_TIMEOUT_MS); Stigg mode only.</summary>
+    public UpstreamOptions? Stigg { get; init; }
 
-    /// <summary>Address the TCP listeners bind (BIND_ADDRESS); null = every interface, as the Stigg Sidecar does.</summary>
-    public System.Net.IPAddress? BindAddress { get; init; }
-    public int GrpcPort { get; init; } = 80;
-    public int LegacyTlsPort { get; init; } = 8443;
-    public string? GrpcUnixSocket { get; init; }
-    public int MetricsPort { get; init; } = 8080;
-    public string HealthPath { get; init; } = "/livez";
-    public string ReadyPath { get; init; } = "/readyz";
-
-    public long CacheMaxSizeBytes { get; init; }
+    /// <summary>ENTITLEMENTS_FILE as a full path; file mode only.</summary>
     public string? EntitlementsFile { get; init; }
-    public bool PersistenceEnabled { get; init; } = true;
+
+    public required FallbackSet Fallbacks { get; init; }
+
+    public required ServerSettings Server { get; init; }
+
+    public required LogSettings Logging { get; init; }
+
+    public required TieredCacheOptions Cache { get; init; }
+
+    /// <summary>CACHE_MAX_SIZE_BYTES: default half of the memory this process may use (the GC reports the cgroup limit).</summary>
+    public required long CacheMaxSizeBytes { get; init; }
+
+    /// <summary>What the hot tier may hold: the budget less FASTER's memory (log + index).</summary>
+    public required long HotBudgetBytes { get; init; }
+
     public required string CacheDirectory { get; init; }
-    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
-    public TimeSpan FreshnessWindow { get; init; } = TimeSpan.FromSeconds(30);
-    public bool RefetchOnEveryCheck { get; init; }
 
-    public LogLevelSetting LogLevel { get; init; } = LogLevelSetting.Warn;
-    public string LogMessageKey { get; init; } = "msg";
-    public string LogErrorKey { get; init; } = "err";
+    /// <summary>The FASTER tier; null with CACHE_PERSISTENCE=none, and outside Stigg mode.</summary>
+    public FasterTierOptions? Faster { get; init; }
 
-    public bool RedisEnabled => RedisEnvironmentPrefix is not null;
+    /// <summary>The shared Redis tier (REDIS_*); null without REDIS_ENVIRONMENT_PREFIX, and outside Stigg mode.</summary>
+    public RedisTierOptions? Redis { get; init; }
 
-    /// <summary>Values that must never reach a log line.</summary>
-    public IReadOnlyList<string> Secrets => [.. new[] { ApiKey, RedisPassword }.Where(s => !string.IsNullOrEmpty(s)).Select(s => s!)];
+    /// <summary>Values that must never reach a log line (SERVER_API_KEY, REDIS_PASSWORD), whether or not they are used.</summary>
+    public IReadOnlyList<string> Secrets { get; init; } = [];
 
     public static SidecarSettings Load(EnvReader env)
     {
@@ -89,17 +80,16 @@ internal sealed record SidecarSettings
             throw new SettingsException($"ENTITLEMENTS_FILE: no such file '{file}'");
         }
 
-        var mode = offline ? SourceMode.Offline : file is not null ? SourceMode.File : SourceMode.Upstream;
+        var mode = offline ? SourceMode.Offline : file is not null ? SourceMode.File : SourceMode.Stigg;
         var apiKey = env.String("SERVER_API_KEY");
-        if (mode == SourceMode.Upstream && apiKey is null)
+        if (mode == SourceMode.Stigg && apiKey is null)
         {
             throw new SettingsException("SERVER_API_KEY: required (or set ENTITLEMENTS_FILE for a local entitlements file, or OFFLINE=true)");
         }
 
-        var apiUrl = env.Url("API_URL", "https://api.stigg.io", "http", "https");
-        var edgeUrl = env.UrlOrNull("EDGE_API_URL", "http", "https") ?? DeriveEdgeUrl(env.String("API_URL") is null, apiUrl);
-        var wsUrl = env.UrlOrNull("WS_URL", "ws", "wss") ?? DeriveWsUrl(env.String("API_URL") is null, apiUrl);
-
+        // Every variable is checked in every mode: a typo fails now, not when the mode changes.
+        var stigg = StiggFrom(env, apiKey ?? string.Empty);
+        var redis = RedisFrom(env);
         FallbackSet fallbacks;
         try
         {
@@ -110,15 +100,6 @@ internal sealed record SidecarSettings
             throw new SettingsException($"ENTITLEMENTS_FALLBACK: {ex.Message}");
         }
 
-        var level = env.String("LOG_LEVEL", "warn").ToLowerInvariant() switch
-        {
-            "error" => LogLevelSetting.Error,
-            "warn" or "warning" => LogLevelSetting.Warn,
-            "info" => LogLevelSetting.Info,
-            "debug" => LogLevelSetting.Debug,
-            var other => throw new SettingsException($"LOG_LEVEL: expected one of error, warn, info, debug, got '{other}'"),
-        };
-
         var persistence = env.String("CACHE_PERSISTENCE", "faster").ToLowerInvariant() switch
         {
             "faster" => true,
@@ -126,84 +107,164 @@ internal sealed record SidecarSettings
             var other => throw new SettingsException($"CACHE_PERSISTENCE: expected 'faster' or 'none', got '{other}'"),
         };
 
-        var grpcPort = env.Port("GRPC_PORT", 80);
-        var metricsPort = env.Port("METRICS_PORT", 8080);
-        if (grpcPort == metricsPort)
-        {
-            throw new SettingsException($"METRICS_PORT: must differ from GRPC_PORT ({grpcPort})");
-        }
+        var budget = env.LongOrNull("CACHE_MAX_SIZE_BYTES", 1 << 20, long.MaxValue) ?? DefaultCacheBudget();
+        var directory = Path.GetFullPath(env.String("CACHE_DIR", Path.Combine(".", "sidecar-cache")));
+        var faster = FasterFrom(env, directory, budget) is var sized && mode == SourceMode.Stigg && persistence ? sized : null;
+        var hotBudget = faster is null
+            ? budget
+            : Math.Max(budget - (faster.EffectiveMemoryBytes + (faster.EffectiveIndexBuckets * 64)), budget / 4);
 
         return new SidecarSettings
         {
             Mode = mode,
-            ApiKey = apiKey,
-            ApiUrl = apiUrl,
-            EdgeEnabled = env.Bool("EDGE_ENABLED", true),
-            EdgeApiUrl = edgeUrl,
-            WsEnabled = env.Bool("WS_ENABLED", true),
-            WsUrl = wsUrl,
-            EntitlementsTimeout = TimeSpan.FromMilliseconds(env.Long("ENTITLEMENTS_TIMEOUT_MS", 10_000, 100, 600_000)),
-            RedisEnvironmentPrefix = env.String("REDIS_ENVIRONMENT_PREFIX"),
-            RedisHost = env.String("REDIS_HOST", "localhost"),
-            RedisPort = env.Port("REDIS_PORT", 6379),
-            RedisDb = (int)env.Long("REDIS_DB", 0, 0, int.MaxValue),
-            RedisUsername = env.String("REDIS_USERNAME"),
-            RedisPassword = env.String("REDIS_PASSWORD"),
-            RedisTls = env.Bool("REDIS_TLS", false),
-            RedisKeysTtlSeconds = (int)env.Long("REDIS_KEYS_TTL_IN_SECS", 604800, int.MinValue, int.MaxValue),
-            RedisTimeout = TimeSpan.FromMilliseconds(env.Long("REDIS_TIMEOUT_MS", 250, 10, 60_000)),
-            Fallbacks = fallbacks,
-            BindAddress = env.String("BIND_ADDRESS") is { } bind
-                ? System.Net.IPAddress.TryParse(bind, out var ip) ? ip : throw new SettingsException($"BIND_ADDRESS: expected an IP address such as 127.0.0.1, got '{bind}'")
-                : null,
-            GrpcPort = grpcPort,
-            LegacyTlsPort = env.Port("PORT", 8443),
-            GrpcUnixSocket = env.String("GRPC_UNIX_SOCKET"),
-            MetricsPort = metricsPort,
-            HealthPath = env.PathSegment("HEALTH_ENDPOINT_URL", "livez"),
-            ReadyPath = env.PathSegment("READY_ENDPOINT_URL", "readyz"),
-            CacheMaxSizeBytes = env.LongOrNull("CACHE_MAX_SIZE_BYTES", 1 << 20, long.MaxValue) ?? DefaultCacheBudget(),
+            Stigg = mode == SourceMode.Stigg ? stigg : null,
             EntitlementsFile = file is null ? null : Path.GetFullPath(file),
-            PersistenceEnabled = persistence,
-            CacheDirectory = Path.GetFullPath(env.String("CACHE_DIR", Path.Combine(".", "sidecar-cache"))),
-            CheckpointInterval = TimeSpan.FromSeconds(env.Long("CACHE_CHECKPOINT_INTERVAL_SECS", 30, 1, 86_400)),
-            FreshnessWindow = TimeSpan.FromSeconds(env.Long("CACHE_FRESHNESS_SECS", 30, 0, 86_400)),
-            RefetchOnEveryCheck = env.Bool("CACHE_REFETCH_ON_EVERY_CHECK", false),
-            LogLevel = level,
-            LogMessageKey = env.String("LOG_MESSAGE_KEY", "msg"),
-            LogErrorKey = env.String("LOG_ERROR_KEY", "err"),
+            Fallbacks = fallbacks,
+            Server = ServerSettings.Load(env),
+            Logging = LogSettings.Load(env),
+            Cache = new TieredCacheOptions
+            {
+                FreshnessWindow = TimeSpan.FromSeconds(env.Long("CACHE_FRESHNESS_SECS", 30, 0, 86_400)),
+                RefetchOnEveryCheck = env.Bool("CACHE_REFETCH_ON_EVERY_CHECK", false),
+            },
+            CacheMaxSizeBytes = budget,
+            HotBudgetBytes = hotBudget,
+            CacheDirectory = directory,
+            Faster = faster,
+            Redis = mode == SourceMode.Stigg && env.String("REDIS_ENVIRONMENT_PREFIX") is not null ? redis : null,
+            Secrets = [.. new[] { apiKey, redis.Password }.OfType<string>()],
         };
     }
 
-    /// <summary>50 % of the memory this process may use; the GC reports the cgroup limit when there is one.</summary>
+    private static UpstreamOptions StiggFrom(EnvReader env, string apiKey)
+    {
+        var defaults = new UpstreamOptions { ApiKey = apiKey };
+        var apiUrlSet = env.String("API_URL") is not null;
+        var apiUrl = env.UrlOrNull("API_URL", "http", "https") ?? defaults.ApiUrl;
+        return defaults with
+        {
+            ApiUrl = apiUrl,
+            EdgeEnabled = env.Bool("EDGE_ENABLED", defaults.EdgeEnabled),
+            EdgeApiUrl = env.UrlOrNull("EDGE_API_URL", "http", "https") ?? (apiUrlSet ? DeriveEdgeUrl(apiUrl) : defaults.EdgeApiUrl),
+            WsEnabled = env.Bool("WS_ENABLED", defaults.WsEnabled),
+            WsUrl = env.UrlOrNull("WS_URL", "ws", "wss") ?? (apiUrlSet ? DeriveWsUrl(apiUrl) : defaults.WsUrl),
+            EntitlementsTimeout = env.Milliseconds("ENTITLEMENTS_TIMEOUT_MS", defaults.EntitlementsTimeout, 100, 600_000),
+        };
+    }
+
+    private static RedisTierOptions RedisFrom(EnvReader env)
+    {
+        var defaults = new RedisTierOptions { EnvironmentPrefix = env.String("REDIS_ENVIRONMENT_PREFIX") ?? string.Empty };
+        return defaults with
+        {
+            Host = env.String("REDIS_HOST", defaults.Host),
+            Port = env.Port("REDIS_PORT", defaults.Port),
+            Db = (int)env.Long("REDIS_DB", defaults.Db, 0, int.MaxValue),
+            Username = env.String("REDIS_USERNAME"),
+            Password = env.String("REDIS_PASSWORD"),
+            Tls = env.Bool("REDIS_TLS", defaults.Tls),
+            KeysTtlSeconds = (int)env.Long("REDIS_KEYS_TTL_IN_SECS", defaults.KeysTtlSeconds, int.MinValue, int.MaxValue),
+            OperationTimeout = env.Milliseconds("REDIS_TIMEOUT_MS", defaults.OperationTimeout, 10, 60_000),
+        };
+    }
+
+    private static FasterTierOptions FasterFrom(EnvReader env, string directory, long budget)
+    {
+        var sized = FasterTierOptions.FromCacheBudget(directory, (long)(budget * FasterShare));
+        return sized with { CheckpointInterval = env.Seconds("CACHE_CHECKPOINT_INTERVAL_SECS", sized.CheckpointInterval, 1, 86_400) };
+    }
+
     private static long DefaultCacheBudget() => Math.Max(1 << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2);
 
     /// <summary>
     /// Stigg's SDK derives the Edge URL from API_URL by prefixing the host with <c>edge.</c>. A loopback API_URL
     /// (the emulator) serves the Edge routes itself, so it is used as is.
     /// </summary>
-    private static Uri DeriveEdgeUrl(bool apiUrlIsDefault, Uri apiUrl)
+    private static Uri DeriveEdgeUrl(Uri apiUrl) =>
+        apiUrl.IsLoopback ? apiUrl : new UriBuilder(apiUrl) { Host = "edge." + apiUrl.Host }.Uri;
+
+    private static Uri DeriveWsUrl(Uri apiUrl) =>
+        new UriBuilder(apiUrl) { Scheme = apiUrl.Scheme == "https" ? "wss" : "ws" }.Uri;
+}
+
+/// <summary>The listeners: gRPC (TCP and optionally a Unix socket) and the management port (probes, metrics).</summary>
+internal sealed record ServerSettings
+{
+    /// <summary>Address the TCP listeners bind (BIND_ADDRESS); null = every interface, as the Stigg Sidecar does.</summary>
+    public IPAddress? BindAddress { get; init; }
+
+    public int GrpcPort { get; init; } = 80;
+
+    /// <summary>PORT: the Stigg Sidecar's legacy TLS port; we serve no TLS and say so when it is set.</summary>
+    public int LegacyTlsPort { get; init; } = 8443;
+
+    public string? GrpcUnixSocket { get; init; }
+
+    public int MetricsPort { get; init; } = 8080;
+
+    public string HealthPath { get; init; } = "/livez";
+
+    public string ReadyPath { get; init; } = "/readyz";
+
+    public static ServerSettings Load(EnvReader env)
     {
-        if (apiUrlIsDefault)
+        var defaults = new ServerSettings();
+        var grpcPort = env.Port("GRPC_PORT", defaults.GrpcPort);
+        var metricsPort = env.Port("METRICS_PORT", defaults.MetricsPort);
+        if (grpcPort == metricsPort)
         {
-            return new Uri("https://edge.api.stigg.io");
+            throw new SettingsException($"METRICS_PORT: must differ from GRPC_PORT ({grpcPort})");
         }
 
-        if (apiUrl.IsLoopback)
+        return new ServerSettings
         {
-            return apiUrl;
-        }
-
-        return new UriBuilder(apiUrl) { Host = "edge." + apiUrl.Host }.Uri;
+            BindAddress = env.String("BIND_ADDRESS") is { } bind
+                ? IPAddress.TryParse(bind, out var ip) ? ip : throw new SettingsException($"BIND_ADDRESS: expected an IP address such as 127.0.0.1, got '{bind}'")
+                : null,
+            GrpcPort = grpcPort,
+            LegacyTlsPort = env.Port("PORT", defaults.LegacyTlsPort),
+            GrpcUnixSocket = env.String("GRPC_UNIX_SOCKET"),
+            MetricsPort = metricsPort,
+            HealthPath = env.PathSegment("HEALTH_ENDPOINT_URL", defaults.HealthPath),
+            ReadyPath = env.PathSegment("READY_ENDPOINT_URL", defaults.ReadyPath),
+        };
     }
+}
 
-    private static Uri DeriveWsUrl(bool apiUrlIsDefault, Uri apiUrl)
+internal enum LogLevelSetting
+{
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// <summary>LOG_LEVEL, LOG_MESSAGE_KEY, LOG_ERROR_KEY.</summary>
+internal sealed record LogSettings
+{
+    public LogLevelSetting Level { get; init; } = LogLevelSetting.Warn;
+
+    public string MessageKey { get; init; } = "msg";
+
+    public string ErrorKey { get; init; } = "err";
+
+    public static LogSettings Load(EnvReader env)
     {
-        if (apiUrlIsDefault)
+        var defaults = new LogSettings();
+        var level = env.String("LOG_LEVEL")?.ToLowerInvariant() switch
         {
-            return new Uri("wss://api.stigg.io");
-        }
-
-        return new UriBuilder(apiUrl) { Scheme = apiUrl.Scheme == "https" ? "wss" : "ws" }.Uri;
+            null => defaults.Level,
+            "error" => LogLevelSetting.Error,
+            "warn" or "warning" => LogLevelSetting.Warn,
+            "info" => LogLevelSetting.Info,
+            "debug" => LogLevelSetting.Debug,
+            var other => throw new SettingsException($"LOG_LEVEL: expected one of error, warn, info, debug, got '{other}'"),
+        };
+        return new LogSettings
+        {
+            Level = level,
+            MessageKey = env.String("LOG_MESSAGE_KEY", defaults.MessageKey),
+            ErrorKey = env.String("LOG_ERROR_KEY", defaults.ErrorKey),
+        };
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace Sidecar.Host.Diagnostics;
@@ -10,66 +11,115 @@ namespace Sidecar.Host.Diagnostics;
 /// no code path logs them on purpose. Values shorter than <see cref="MinimumSecretLength"/> are not masked: masking a
 /// one-letter "key" would garble every word that contains that letter.
 /// </summary>
-internal sealed class JsonLineLoggerProvider(
-    Stream output,
-    LogLevel minimum,
-    string messageKey,
-    string errorKey,
-    IReadOnlyList<string> secrets,
-    TimeProvider time) : ILoggerProvider
+/// <remarks>
+/// A line is formatted on the logging thread and written by one writer task behind a queue, so a request never
+/// waits on stdout (the console logger's design; its queue writes only to the process console, and the tests and
+/// embedders give this provider a stream of their own). A full queue makes the logger wait, never drop a line.
+/// </remarks>
+internal sealed class JsonLineLoggerProvider : ILoggerProvider
 {
     public const int MinimumSecretLength = 6;
 
-    private readonly string[] _secrets = [.. secrets.Where(s => s.Length >= MinimumSecretLength)];
-    private readonly Lock _writeLock = new();
-    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private const int QueueLength = 4096;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    private readonly Stream _output;
+    private readonly LogLevel _minimum;
+    private readonly string _messageKey;
+    private readonly string _errorKey;
+    private readonly string[] _secrets;
+    private readonly TimeProvider _time;
+    private readonly Channel<byte[]> _lines = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(QueueLength) { SingleReader = true });
+    private readonly Task _writer;
+
+    public JsonLineLoggerProvider(Stream output, LogLevel minimum, string messageKey, string errorKey, IReadOnlyList<string> secrets, TimeProvider time)
+    {
+        _output = output;
+        _minimum = minimum;
+        _messageKey = messageKey;
+        _errorKey = errorKey;
+        _secrets = [.. secrets.Where(s => s.Length >= MinimumSecretLength)];
+        _time = time;
+        _writer = Task.Run(WriteLinesAsync);
+    }
 
     public ILogger CreateLogger(string categoryName) => new JsonLineLogger(this, categoryName);
 
-    public void Dispose() => output.Flush();
+    /// <summary>Writes what is queued, then stops (bounded: a stuck stdout must not hang shutdown).</summary>
+    public void Dispose()
+    {
+        _lines.Writer.TryComplete();
+        _writer.Wait(TimeSpan.FromSeconds(2));
+    }
+
+    private async Task WriteLinesAsync()
+    {
+        var reader = _lines.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var line))
+            {
+                _output.Write(line);
+            }
+
+            _output.Flush();
+        }
+    }
 
     private void Write<TState>(string category, LogLevel level, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
         var message = Redact(formatter(state, exception));
-        lock (_writeLock)
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var messageKey = _messageKey;
+        var errorKey = _errorKey;
+        using (var json = new Utf8JsonWriter(buffer))
         {
-            _buffer.ResetWrittenCount();
-            using (var json = new Utf8JsonWriter(_buffer))
+            json.WriteStartObject();
+            json.WriteString("level", LevelName(level));
+            json.WriteString("time", _time.GetUtcNow().UtcDateTime.ToString("O"));
+            json.WriteString("logger", category);
+            if (eventId.Id != 0)
             {
-                json.WriteStartObject();
-                json.WriteString("level", LevelName(level));
-                json.WriteString("time", time.GetUtcNow().UtcDateTime.ToString("O"));
-                json.WriteString("logger", category);
-                if (eventId.Id != 0)
-                {
-                    json.WriteNumber("event", eventId.Id);
-                }
-
-                json.WriteString(messageKey, message);
-                if (exception is not null)
-                {
-                    json.WriteString(errorKey, Redact(exception.GetType().Name + ": " + exception.Message));
-                }
-
-                if (state is IReadOnlyList<KeyValuePair<string, object?>> fields)
-                {
-                    foreach (var (key, value) in fields)
-                    {
-                        if (key == "{OriginalFormat}" || key == messageKey || key == errorKey || key is "level" or "time" or "logger" or "event")
-                        {
-                            continue;
-                        }
-
-                        WriteField(json, key, value);
-                    }
-                }
-
-                json.WriteEndObject();
+                json.WriteNumber("event", eventId.Id);
             }
 
-            _buffer.Write("\n"u8);
-            output.Write(_buffer.WrittenSpan);
-            output.Flush();
+            json.WriteString(messageKey, message);
+            if (exception is not null)
+            {
+                json.WriteString(errorKey, Redact(exception.GetType().Name + ": " + exception.Message));
+            }
+
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields)
+            {
+                foreach (var (key, value) in fields)
+                {
+                    if (key == "{OriginalFormat}" || key == messageKey || key == errorKey || key is "level" or "time" or "logger" or "event")
+                    {
+                        continue;
+                    }
+
+                    WriteField(json, key, value);
+                }
+            }
+
+            json.WriteEndObject();
+        }
+
+        buffer.Write("\n"u8);
+        var line = buffer.WrittenSpan.ToArray();
+        if (!_lines.Writer.TryWrite(line))
+        {
+            try
+            {
+                _lines.Writer.WriteAsync(line).AsTask().GetAwaiter().GetResult();
+            }
+            catch (ChannelClosedException)
+            {
+                // Logged after the provider was disposed: there is no writer left to take it.
+            }
         }
     }
 
@@ -125,7 +175,7 @@ internal sealed class JsonLineLoggerProvider(
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= provider.Minimum && logLevel != LogLevel.None;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= provider._minimum && logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
@@ -135,6 +185,4 @@ internal sealed class JsonLineLoggerProvider(
             }
         }
     }
-
-    private LogLevel Minimum => minimum;
 }

@@ -2,17 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Sidecar.Host.Diagnostics;
 
-/// <summary>Every log line the host writes, source-generated (no boxing, no reflection).</summary>
+/// <summary>Every log line the host writes, source-generated (no boxing, no reflection); event ids 1–99.</summary>
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Information, "Sidecar listening: gRPC on {GrpcEndpoint}, health and metrics on port {MetricsPort}, source {Mode}")]
     public static partial void Listening(ILogger logger, string grpcEndpoint, int metricsPort, string mode);
-
-    [LoggerMessage(2, LogLevel.Warning, "Fetching entitlements for customer {CustomerId} (resource {ResourceId}) failed: {Reason}")]
-    public static partial void FetchFailed(ILogger logger, string customerId, string? resourceId, string reason);
-
-    [LoggerMessage(3, LogLevel.Debug, "Revalidating customer {CustomerId} (resource {ResourceId}) failed, still serving the cached copy: {Reason}")]
-    public static partial void RevalidationFailed(ILogger logger, string customerId, string? resourceId, string reason);
 
     [LoggerMessage(4, LogLevel.Warning, "Entitlements file {Path} could not be read, keeping the previous contents: {Reason}")]
     public static partial void EntitlementsFileInvalid(ILogger logger, string path, string reason);

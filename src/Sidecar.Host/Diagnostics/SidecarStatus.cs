@@ -8,7 +8,7 @@ internal sealed class SidecarStatus
     private volatile bool _ready;
 
     [JsonPropertyName("ready")] public bool Ready => _ready;
-    [JsonPropertyName("mode")] public string Mode { get; init; } = "upstream";
+    [JsonPropertyName("mode")] public string Mode { get; set; } = "unknown";
     [JsonPropertyName("upstream")] public string Upstream { get; set; } = "unknown";
     [JsonPropertyName("events")] public string Events { get; set; } = "disabled";
     [JsonPropertyName("redis")] public string Redis { get; set; } = "disabled";

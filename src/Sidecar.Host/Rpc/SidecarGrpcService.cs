@@ -1,30 +1,26 @@
-using System.Security.Cryptography;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Sidecar.Cache;
 using Sidecar.Core.Evaluation;
 using Sidecar.Core.Model;
-using Sidecar.Host.Configuration;
 using Sidecar.Host.Diagnostics;
-using Sidecar.Host.Engine;
-using Sidecar.Upstream;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Host.Rpc;
 
 /// <summary>
 /// The 12 RPCs of <c>stigg.sidecar.v1.SidecarService</c>. Reads answer synchronously from the hot tier when they can
-/// (a completed task, no await) and go to the store's miss path otherwise; reads never fail because of the upstream —
+/// (a completed task, no await) and go to the cache's miss path otherwise; reads never fail because of the upstream —
 /// the answer is the cache or the fallback, with <c>is_fallback</c> saying which.
 /// </summary>
 internal sealed class SidecarGrpcService(
-    EntitlementStore store,
-    UsageReporter usage,
-    SidecarSettings settings,
-    SidecarMetrics metrics)
+    TieredEntitlementCache cache,
+    FallbackSet fallbacks,
+    SidecarMetrics metrics,
+    ILogger<SidecarGrpcService> logger)
 {
-    private readonly FallbackSet _fallbacks = settings.Fallbacks;
-    private readonly bool _offline = settings.Mode == SourceMode.Offline;
+    private readonly FallbackSet _fallbacks = fallbacks;
 
     public Task<GetBooleanEntitlementResponse> GetBooleanEntitlement(GetBooleanEntitlementRequest request, ServerCallContext context)
     {
@@ -85,20 +81,18 @@ internal sealed class SidecarGrpcService(
     public async Task<ReloadEntitlementsResponse> ReloadEntitlements(ReloadEntitlementsRequest request, ServerCallContext context)
     {
         var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        if (_offline)
+        var snapshot = await cache.ReloadAsync(key, context.CancellationToken).ConfigureAwait(false);
+        return new ReloadEntitlementsResponse
         {
-            return new ReloadEntitlementsResponse { EntitledEntityExists = true };
-        }
-
-        var snapshot = await store.ReloadAsync(key, context.CancellationToken).ConfigureAwait(false);
-        return new ReloadEntitlementsResponse { EntitledEntityExists = EntitlementEvaluator.EntitledEntityExists(snapshot) };
+            EntitledEntityExists = snapshot is null ? cache.Source.EntityExistsWithoutData : EntitlementEvaluator.EntitledEntityExists(snapshot),
+        };
     }
 
     public async Task<ReportUsageResponse> ReportUsage(ReportUsageRequest request, ServerCallContext context)
     {
-        UsageReporter.Validate(request, string.Empty);
-        var results = await usage.ReportAsync([request], context.CancellationToken).ConfigureAwait(false);
-        return results[0];
+        UsageMapping.Validate(request, string.Empty);
+        var results = await ReportAsync([UsageMapping.ToReport(request)], context.CancellationToken).ConfigureAwait(false);
+        return UsageMapping.ToResponse(results[0]);
     }
 
     public async Task<ReportUsageBulkResponse> ReportUsageBulk(ReportUsageBulkRequest request, ServerCallContext context)
@@ -110,12 +104,12 @@ internal sealed class SidecarGrpcService(
 
         for (var i = 0; i < request.Usages.Count; i++)
         {
-            UsageReporter.Validate(request.Usages[i], $"usages[{i}].");
+            UsageMapping.Validate(request.Usages[i], $"usages[{i}].");
         }
 
-        var results = await usage.ReportAsync(request.Usages, context.CancellationToken).ConfigureAwait(false);
+        var results = await ReportAsync([.. request.Usages.Select(UsageMapping.ToReport)], context.CancellationToken).ConfigureAwait(false);
         var response = new ReportUsageBulkResponse();
-        response.Usages.AddRange(results);
+        response.Usages.AddRange(results.Select(UsageMapping.ToResponse));
         return response;
     }
 
@@ -134,7 +128,15 @@ internal sealed class SidecarGrpcService(
             RequestValidation.Required(e.IdempotencyKey, $"events[{i}].idempotency_key");
         }
 
-        await usage.ReportEventsAsync(request.Events, context.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            await cache.ReportEventsAsync([.. request.Events.Select(UsageMapping.ToRawEvent)], context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (SourceUnavailableException ex)
+        {
+            throw Unavailable(ex);
+        }
+
         return new Empty();
     }
 
@@ -146,17 +148,16 @@ internal sealed class SidecarGrpcService(
         Func<TResponse, bool> isFallback,
         string method)
     {
-        var now = store.NowMs;
-        if (_offline)
+        var now = cache.NowMs;
+        if (cache.TryGetServable(key, now, out var snapshot))
         {
-            metrics.Fallback(method);
-            return Task.FromResult(evaluate(null, request, _fallbacks, now));
-        }
+            var response = evaluate(snapshot, request, _fallbacks, now);
+            if (isFallback(response))
+            {
+                metrics.Fallback(method); // e.g. a feature of another type: answered from the fallback values
+            }
 
-        if (store.TryGetServable(key, now, out var snapshot))
-        {
-            metrics.CacheHit();
-            return Task.FromResult(evaluate(snapshot, request, _fallbacks, now));
+            return Task.FromResult(response);
         }
 
         return ReadSlowAsync(key, request, context, evaluate, isFallback, method);
@@ -173,14 +174,14 @@ internal sealed class SidecarGrpcService(
         CustomerSnapshot? snapshot;
         try
         {
-            snapshot = await store.GetAsync(key, context.CancellationToken).ConfigureAwait(false);
+            snapshot = await cache.LoadAsync(key, context.CancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             throw new RpcException(new Status(StatusCode.Cancelled, "the caller cancelled the request"));
         }
 
-        var response = evaluate(snapshot, request, _fallbacks, store.NowMs);
+        var response = evaluate(snapshot, request, _fallbacks, cache.NowMs);
         if (snapshot is null || isFallback(response))
         {
             metrics.Fallback(method);
@@ -189,18 +190,21 @@ internal sealed class SidecarGrpcService(
         return response;
     }
 
-    /// <summary>Stigg's offline acknowledgement id: a random 21-character URL-safe id (nanoid alphabet).</summary>
-    internal static string NewMeasurementId()
+    private async Task<IReadOnlyList<UsageReportResult>> ReportAsync(IReadOnlyList<UsageReport> reports, CancellationToken cancellationToken)
     {
-        const string Alphabet = "useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict";
-        Span<byte> random = stackalloc byte[21];
-        RandomNumberGenerator.Fill(random);
-        return string.Create(21, random.ToArray(), static (chars, bytes) =>
+        try
         {
-            for (var i = 0; i < chars.Length; i++)
-            {
-                chars[i] = Alphabet[bytes[i] & 63];
-            }
-        });
+            return await cache.ReportUsageAsync(reports, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SourceUnavailableException ex)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    private RpcException Unavailable(SourceUnavailableException ex)
+    {
+        Log.UsageReportFailed(logger, ex.Message);
+        return new RpcException(new Status(StatusCode.Unavailable, ex.Message));
     }
 }

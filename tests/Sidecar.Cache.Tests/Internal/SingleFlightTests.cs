@@ -1,4 +1,6 @@
-namespace Sidecar.Upstream.Tests;
+using Sidecar.Cache.Internal;
+
+namespace Sidecar.Cache.Tests.Internal;
 
 public sealed class SingleFlightTests
 {
@@ -30,10 +32,10 @@ public sealed class SingleFlightTests
             }))
             .ToArray();
 
-        await allJoined.Task.Within();
+        await allJoined.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(1, flight.InFlight);
         gate.SetResult();
-        var results = await Task.WhenAll(callers).Within();
+        var results = await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.All(results, r => Assert.Equal(42, r));
         Assert.Equal(1, Volatile.Read(ref runs));
@@ -58,13 +60,13 @@ public sealed class SingleFlightTests
         var second = flight.RunAsync("k", Work, CancellationToken.None);
         await impatient.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first).Within();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(second.IsCompleted);
-        Assert.False((await workToken.Task.Within()).IsCancellationRequested);
+        Assert.False((await workToken.Task.WaitAsync(TimeSpan.FromSeconds(10))).IsCancellationRequested);
         Assert.Equal(1, flight.InFlight);
 
         gate.SetResult();
-        Assert.Equal("k!", await second.Within());
+        Assert.Equal("k!", await second.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(0, flight.InFlight);
     }
 
@@ -79,21 +81,21 @@ public sealed class SingleFlightTests
         {
             Interlocked.Increment(ref runs);
             await gate.Task;
-            throw new UpstreamException(UpstreamFailure.Unavailable, "down");
+            throw new InvalidOperationException("down");
         }
 
         var waiters = Enumerable.Range(0, 10).Select(_ => flight.RunAsync("k", Failing, CancellationToken.None)).ToArray();
         gate.SetResult();
         foreach (var waiter in waiters)
         {
-            var ex = await Assert.ThrowsAsync<UpstreamException>(() => waiter).Within();
+            var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => waiter).WaitAsync(TimeSpan.FromSeconds(10));
             Assert.Equal("down", ex.Message);
         }
 
         Assert.Equal(1, runs);
         Assert.Equal(0, flight.InFlight);
 
-        var again = await flight.RunAsync("k", (_, _) => Task.FromResult(7), CancellationToken.None).Within();
+        var again = await flight.RunAsync("k", (_, _) => Task.FromResult(7), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(7, again);
     }
 
@@ -104,7 +106,7 @@ public sealed class SingleFlightTests
 
         var task = flight.RunAsync("k", (_, _) => throw new InvalidOperationException("sync"), CancellationToken.None);
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => task).Within();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => task).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, flight.InFlight);
     }
 
@@ -127,7 +129,7 @@ public sealed class SingleFlightTests
         Assert.Equal(2, flight.InFlight);
         gate.SetResult();
 
-        Assert.Equal(["a", "b"], await Task.WhenAll(a, b).Within());
+        Assert.Equal(["a", "b"], await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(2, runs);
     }
 
@@ -144,7 +146,7 @@ public sealed class SingleFlightTests
         }, CancellationToken.None);
         await shutdown.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task).Within();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, flight.InFlight);
     }
 }

@@ -1,6 +1,4 @@
-using Sidecar.Core.Model;
-
-namespace Sidecar.Upstream;
+namespace Sidecar.Core.Model;
 
 /// <summary>How a reported value combines with the current usage (Stigg's <c>UsageUpdateBehavior</c>).</summary>
 public enum UsageUpdateBehavior

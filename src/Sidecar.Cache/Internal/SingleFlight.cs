@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Sidecar.Upstream;
+namespace Sidecar.Cache.Internal;
 
 /// <summary>
 /// Collapses concurrent calls for the same key into one: the first caller starts the work, later callers await the
@@ -12,7 +12,7 @@ namespace Sidecar.Upstream;
 /// The work runs with the token given to the constructor (e.g. application shutdown), never with a caller's token:
 /// one caller giving up must not fail the others. Bound the work itself (the API client has its own budget).
 /// </remarks>
-public sealed class SingleFlight<TKey, TResult>
+internal sealed class SingleFlight<TKey, TResult>
     where TKey : notnull
 {
     private readonly ConcurrentDictionary<TKey, Task<TResult>> _inFlight;

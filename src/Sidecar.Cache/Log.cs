@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sidecar.Cache;
+
+/// <summary>Log lines of the read-through cache (event ids 2000–2099; FASTER has 2100–2199, Redis 2200–2299).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(2000, LogLevel.Warning, "Fetching entitlements for customer {CustomerId} (resource {ResourceId}) failed: {Reason}")]
+    public static partial void FetchFailed(ILogger logger, string customerId, string? resourceId, string reason);
+
+    [LoggerMessage(2001, LogLevel.Debug, "Revalidating customer {CustomerId} (resource {ResourceId}) failed, still serving the cached copy: {Reason}")]
+    public static partial void RevalidationFailed(ILogger logger, string customerId, string? resourceId, string reason);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Writing customer {CustomerId} back to the {Tier} tier failed; the hot tier holds it: {Reason}")]
+    public static partial void WriteBackFailed(ILogger logger, string tier, string customerId, string reason);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Shutdown: {Pending} write-back(s) still running were abandoned")]
+    public static partial void WriteBacksAbandoned(ILogger logger, int pending);
+}

@@ -1,0 +1,79 @@
+using Grpc.AspNetCore.Server.Model;
+using Grpc.HealthCheck;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using Sidecar.Cache;
+using Sidecar.Cache.Hot;
+using Sidecar.Host.Configuration;
+using Sidecar.Host.Diagnostics;
+using Sidecar.Host.Rpc;
+using Sidecar.Host.Sources;
+using Sidecar.Upstream;
+
+namespace Sidecar.Host.Hosting;
+
+/// <summary>
+/// What the sidecar is made of, as services: the source of the configured mode (the one place the mode is decided)
+/// with its hosted services, the tiers, the read-through cache, the gRPC service and the metrics. Singletons the
+/// container creates are disposed by it in reverse order: the cache (draining write-backs) before the tiers.
+/// </summary>
+internal static class SidecarServices
+{
+    public static IServiceCollection AddSidecar(this IServiceCollection services, SidecarSettings settings, SidecarStatus status, TimeProvider time)
+    {
+        services.AddSingleton(time);
+        services.AddSingleton(status);
+        services.AddSingleton(settings.Fallbacks);
+        services.AddSingleton<SidecarMetrics>();
+        services.AddSingleton<CacheTiers>(sp => new(settings, status, sp.GetRequiredService<ILoggerFactory>(), time));
+        services.AddSingleton(sp => new TieredEntitlementCache(
+            settings.Cache,
+            new HotTier(settings.HotBudgetBytes),
+            sp.GetRequiredService<CacheTiers>().All,
+            sp.GetRequiredService<IEntitlementsSource>(),
+            sp.GetRequiredService<CacheTiers>().Coordinator,
+            sp.GetRequiredService<ILogger<TieredEntitlementCache>>(),
+            time));
+
+        switch (settings.Mode)
+        {
+            case SourceMode.Stigg:
+                services.AddSingleton(settings.Stigg!);
+                services.AddSingleton(sp => new StiggApiClient(settings.Stigg!, sp.GetRequiredService<ILogger<StiggApiClient>>(), time));
+                services.AddSingleton<IEntitlementsSource>(sp => new StiggSource(sp.GetRequiredService<StiggApiClient>(), time));
+                services.AddHostedService<ApiKeyCheck>();
+                if (settings.Stigg!.WsEnabled)
+                {
+                    services.AddHostedService<EventStreamService>();
+                }
+
+                break;
+            case SourceMode.File:
+                services.AddSingleton(sp => FileSource.Open(settings.EntitlementsFile!, sp.GetRequiredService<ILogger<FileSource>>(), time));
+                services.AddSingleton<IEntitlementsSource>(sp => sp.GetRequiredService<FileSource>());
+                services.AddHostedService<EntitlementsFileWatcher>();
+                break;
+            case SourceMode.Offline:
+                services.AddSingleton<IEntitlementsSource, OfflineSource>();
+                break;
+        }
+
+        if (settings.Faster is not null)
+        {
+            services.AddHostedService(sp => new FasterMaintenance(sp.GetRequiredService<CacheTiers>().Faster!, time));
+        }
+
+        services.AddSingleton<SidecarGrpcService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<SidecarGrpcService>, SidecarMethodProvider>());
+        services.AddSingleton<HealthServiceImpl>();
+        services.AddGrpc(o =>
+        {
+            o.EnableDetailedErrors = false;
+            o.IgnoreUnknownServices = false;
+        });
+        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(SidecarMetrics.MeterName).AddPrometheusExporter());
+        return services;
+    }
+}
