@@ -153,10 +153,9 @@ start_sidecar() {
   SC_GRPC=$(free_port)
   SC_METRICS=$(free_port)
   : >"$LOGS/sidecar-$name.log"
-  # The working directory is an empty one, as a container's WORKDIR is: ASP.NET's configuration reload watches the
-  # whole tree under it (inotify), which from the repository root costs start-up time the deployment would not pay.
+  # The working directory is an empty one, as a container's WORKDIR is, so the default CACHE_DIR lands there.
   # shellcheck disable=SC2086 # BENCH_SIDECAR_ENV is a list of VAR=VALUE words
-  json=$(cd "$OUT/run" && env ${BENCH_SIDECAR_ENV:-} "$@" GRPC_PORT="$SC_GRPC" METRICS_PORT="$SC_METRICS" LOG_LEVEL=warn \
+  json=$(cd "$OUT/run" && env ${BENCH_SIDECAR_ENV:-} "$@" BIND_ADDRESS=127.0.0.1 GRPC_PORT="$SC_GRPC" METRICS_PORT="$SC_METRICS" LOG_LEVEL=warn \
     "$LOAD" exec-ready --ready-url "http://127.0.0.1:$SC_METRICS/readyz" --log "$LOGS/sidecar-$name.log" --timeout "$timeout" -- "$SIDECAR") \
     || { tail -20 "$LOGS/sidecar-$name.log" >&2; die "sidecar '$name' did not become ready"; }
   SC_PID=$(jget "$json" pid)
