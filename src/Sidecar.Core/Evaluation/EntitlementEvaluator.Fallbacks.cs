@@ -64,19 +64,18 @@ public static partial class EntitlementEvaluator
     private static GetEnumEntitlementResponse EnumFallback(
         GetEnumEntitlementRequest request, FallbackSet fallbacks, AccessDeniedReason reason)
     {
-        var options = request.Options;
-        var fallback = options?.Fallback is { } perCall
+        var fallback = request.Options?.Fallback is { } perCall
             ? FallbackValues.From(perCall)
             : FallbackValues.Resolve(fallbacks, request.FeatureId);
-        var response = new GetEnumEntitlementResponse
+
+        // Stigg's enum fallback carries requestedValues = [] whatever was asked: nothing is echoed here.
+        return new GetEnumEntitlementResponse
         {
             HasAccess = fallback.HasAccess,
             IsFallback = true,
             AccessDeniedReason = reason,
             Entitlement = ProtoMapping.EnumFallback(request.FeatureId, fallback),
         };
-        EchoRequestedValues(response, options?.RequestedValues);
-        return response;
     }
 
     private static GetEntitlementResponse GenericFallback(

@@ -122,6 +122,10 @@ public static partial class EntitlementEvaluator
         return response;
     }
 
+    /// <summary>
+    /// Evaluated answers (allowed, denied, or the feature missing from the plan) echo the requested values; the
+    /// fallback does not (<c>EnumFallback</c>).
+    /// </summary>
     public static GetEnumEntitlementResponse Enum(
         CustomerSnapshot? snapshot, GetEnumEntitlementRequest request, FallbackSet fallbacks, long nowMs)
     {
