@@ -184,8 +184,6 @@ public sealed class EmulatorServer : IAsyncDisposable
     /// <summary>Aborts every open WebSocket (no close handshake); returns how many were open.</summary>
     public int DropWebSockets() => Context.DropWebSockets();
 
-    public void ResetCounters() => Context.Counters.Reset();
-
     /// <summary>Waits until the counters satisfy <paramref name="condition"/> (checked on every change).</summary>
     public Task<EmulatorCounters> WaitForCountersAsync(Func<EmulatorCounters, bool> condition, CancellationToken ct = default)
     {

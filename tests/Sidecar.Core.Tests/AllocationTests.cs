@@ -51,6 +51,26 @@ public class AllocationTests
         return feature;
     }
 
+    /// <summary>The metered message of f-meter: same fields set, so the same bytes, whatever their values.</summary>
+    private static MeteredEntitlement MeteredOf(Model.FeatureEntitlement f)
+    {
+        var metered = new MeteredEntitlement
+        {
+            Feature = FeatureOf(f),
+            UsageLimit = 100,
+            CurrentUsage = 10,
+            HasSoftLimit = false,
+            ResetPeriod = EntitlementResetPeriod.Month,
+            UsagePeriodAnchor = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 },
+            UsagePeriodStart = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 },
+            UsagePeriodEnd = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 },
+        };
+#pragma warning disable CS0612, CS0618
+        metered.NextResetDate = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 };
+#pragma warning restore CS0612, CS0618
+        return metered;
+    }
+
     [Fact]
     public void Boolean_Hit_AllocatesOnlyTheResponse()
     {
@@ -79,24 +99,25 @@ public class AllocationTests
         Plan.TryGetFeature("f-meter", out var f);
 
         var evaluator = AllocatedBy(() => EntitlementEvaluator.Metered(Plan, request, FallbackSet.Empty, Now));
-        var byHand = AllocatedBy(() =>
+        var byHand = AllocatedBy(() => new GetMeteredEntitlementResponse { HasAccess = true, RequestedUsage = 5, Entitlement = MeteredOf(f) });
+
+        Assert.Equal(byHand, evaluator);
+    }
+
+    [Fact]
+    public void Generic_Hit_AllocatesOnlyTheResponse()
+    {
+        // The generic getter picks its oneof case through FeatureOneof's struct adapters: they must not box.
+        var request = new GetEntitlementRequest
         {
-            var metered = new MeteredEntitlement
-            {
-                Feature = FeatureOf(f),
-                UsageLimit = 100,
-                CurrentUsage = 10,
-                HasSoftLimit = false,
-                ResetPeriod = EntitlementResetPeriod.Month,
-                UsagePeriodAnchor = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 },
-                UsagePeriodStart = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 },
-                UsagePeriodEnd = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 },
-            };
-#pragma warning disable CS0612, CS0618
-            metered.NextResetDate = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1 };
-#pragma warning restore CS0612, CS0618
-            return new GetMeteredEntitlementResponse { HasAccess = true, RequestedUsage = 5, Entitlement = metered };
-        });
+            CustomerId = "cust-1",
+            FeatureId = "f-meter",
+            Options = new GetEntitlementOptions { RequestedUsage = 5 },
+        };
+        Plan.TryGetFeature("f-meter", out var f);
+
+        var evaluator = AllocatedBy(() => EntitlementEvaluator.Entitlement(Plan, request, FallbackSet.Empty, Now));
+        var byHand = AllocatedBy(() => new GetEntitlementResponse { HasAccess = true, Metered = MeteredOf(f) });
 
         Assert.Equal(byHand, evaluator);
     }

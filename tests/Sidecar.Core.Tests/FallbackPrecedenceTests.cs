@@ -203,15 +203,25 @@ public class FallbackPrecedenceTests
     }
 
     [Fact]
-    public void Enum_GlobalOnly_UsesGlobalValuesAndEchoesRequest()
+    public void Enum_GlobalOnly_UsesGlobalValues()
     {
+        var response = EntitlementEvaluator.Enum(null, new GetEnumEntitlementRequest { FeatureId = "f-enum" }, Global, Now);
+
+        Assert.True(response.HasAccess);
+        Assert.Equal(["us", "eu"], response.Entitlement.EnumValues);
+    }
+
+    [Fact]
+    public void Enum_FallbackWithRequestedValues_LeavesRequestedValuesEmpty()
+    {
+        // Stigg's enum fallback carries requestedValues = [] whatever was asked; only evaluated answers echo them.
         var request = new GetEnumEntitlementRequest { FeatureId = "f-enum", Options = new EnumEntitlementOptions { RequestedValues = { "us" } } };
 
         var response = EntitlementEvaluator.Enum(null, request, Global, Now);
 
-        Assert.True(response.HasAccess);
+        Assert.True(response.IsFallback);
         Assert.Equal(["us", "eu"], response.Entitlement.EnumValues);
-        Assert.Equal(["us"], response.RequestedValues);
+        Assert.Empty(response.RequestedValues);
     }
 
     [Fact]

@@ -1,4 +1,7 @@
+using System.Text.Json;
 using Sidecar.Core.Evaluation;
+using Sidecar.Core.Json;
+using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
 using static Sidecar.Core.Tests.TestData;
 
@@ -7,7 +10,7 @@ namespace Sidecar.Core.Tests;
 /// <summary>GetEntitlements (legacy list) and GetEntitlementsStateV2 answered from real data.</summary>
 public class ListTests
 {
-    private static readonly Model.CustomerSnapshot Plan = Snapshot(
+    private static readonly CustomerSnapshot Plan = Snapshot(
         [
             Boolean("f-bool"),
             Numeric("f-num", 5),
@@ -78,5 +81,65 @@ public class ListTests
 
         Assert.Empty(response.Entitlements);
         Assert.False(response.HasAccessDeniedReason);
+    }
+
+    /// <summary>An Edge state listing f-seats twice (limit 5, then 10) and the credit twice (limit 50, then 100).</summary>
+    private static CustomerSnapshot ListedTwice() => EntitlementsStateMapper.ToSnapshot(
+        Key,
+        JsonSerializer.Deserialize(
+            """
+            {
+              "entitlementsV2": [
+                { "__typename": "FeatureEntitlement", "usageLimit": 5, "feature": { "refId": "f-seats", "featureType": "NUMBER", "meterType": "None" } },
+                { "__typename": "CreditEntitlement", "usageLimit": 50, "currentUsage": 0, "currency": { "currencyId": "ai-credits" } },
+                { "__typename": "FeatureEntitlement", "feature": { "refId": "f-bool", "featureType": "BOOLEAN" } },
+                { "__typename": "FeatureEntitlement", "usageLimit": 10, "feature": { "refId": "f-seats", "featureType": "NUMBER", "meterType": "None" } },
+                { "__typename": "CreditEntitlement", "usageLimit": 100, "currentUsage": 0, "currency": { "currencyId": "ai-credits" } }
+              ]
+            }
+            """,
+            CoreJsonContext.Default.EntitlementsStateDto)!,
+        Now);
+
+    [Fact]
+    public void Entitlements_FeatureListedTwice_ListsOnlyTheLast()
+    {
+        var snapshot = ListedTwice();
+
+        var response = EntitlementEvaluator.Entitlements(snapshot, new GetEntitlementsRequest(), FallbackSet.Empty, Now);
+
+        // Stigg keys the list by feature id: one entry, the last occurrence, at its own position.
+        Assert.Equal(["f-bool", "f-seats"], response.Entitlements.Select(e => e.EntitlementCase == Entitlement.EntitlementOneofCase.Boolean ? e.Boolean.Feature.Id : e.Numeric.Feature.Id));
+        Assert.Equal(10, response.Entitlements[1].Numeric.Value);
+        var typed = EntitlementEvaluator.Numeric(snapshot, new GetNumericEntitlementRequest { FeatureId = "f-seats" }, FallbackSet.Empty, Now);
+        Assert.Equal(typed.Entitlement, response.Entitlements[1].Numeric);
+    }
+
+    [Fact]
+    public void StateV2_FeatureAndCreditListedTwice_ListsTheLastAsTypedGettersSee()
+    {
+        var snapshot = ListedTwice();
+
+        var response = EntitlementEvaluator.EntitlementsStateV2(snapshot, new GetEntitlementsStateV2Request(), FallbackSet.Empty, Now);
+
+        Assert.Equal(["f-bool", "f-seats", "ai-credits"], response.Entitlements.Select(FallbackPrecedenceTests.FeatureIdOf));
+        Assert.Equal(10, response.Entitlements[1].Numeric.Value);
+        Assert.Equal(100, response.Entitlements[2].Credit.UsageLimit);
+        var byCurrency = EntitlementEvaluator.EntitlementV2(snapshot, new GetEntitlementV2Request { CurrencyId = "ai-credits" }, FallbackSet.Empty, Now);
+        Assert.Equal(byCurrency.Entitlement, response.Entitlements[2]);
+    }
+
+    [Fact]
+    public void Snapshot_FeatureListedTwice_KeepsTheLastForListAndLookup()
+    {
+        var first = Numeric("f-seats", 5);
+        var last = Numeric("f-seats", 10);
+
+        var snapshot = Snapshot(first, Boolean("f-bool"), last, last);
+
+        Assert.Equal(["f-bool", "f-seats"], snapshot.Features.Select(f => f.FeatureId));
+        Assert.Same(last, snapshot.Features[1]);
+        Assert.True(snapshot.TryGetFeature("f-seats", out var found));
+        Assert.Same(last, found);
     }
 }

@@ -1,3 +1,5 @@
+using System.Reflection;
+using Microsoft.Extensions.Logging;
 using Sidecar.Core.Json;
 using Sidecar.Emulator.Internal;
 
@@ -137,5 +139,22 @@ public sealed class InMemoryFixtureTests
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => EmulatorServer.StartAsync(new EmulatorOptions { Fixture = fixture }));
 
         Assert.Contains("twin", error.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class LogTests
+{
+    [Fact]
+    public void Log_EveryMessage_HasItsOwnEventId()
+    {
+        // A reused EventId makes two different messages indistinguishable to log filters and dashboards.
+        var ids = typeof(Log).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Select(m => m.GetCustomAttribute<LoggerMessageAttribute>())
+            .OfType<LoggerMessageAttribute>()
+            .Select(a => a.EventId)
+            .ToList();
+
+        Assert.NotEmpty(ids);
+        Assert.Equal(ids.Count, ids.Distinct().Count());
     }
 }

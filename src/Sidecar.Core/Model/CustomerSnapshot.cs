@@ -21,8 +21,6 @@ public sealed class CustomerSnapshot
     {
         Key = key;
         CustomerReason = customerReason;
-        Features = features;
-        Credits = credits;
         EntitlementsTimestamp = entitlementsTimestamp;
         FetchedAt = fetchedAt;
 
@@ -38,8 +36,13 @@ public sealed class CustomerSnapshot
             _creditIndex[c.CurrencyId] = c;
         }
 
-        EarliestValidUntil = ComputeEarliestValidUntil(features, credits);
-        ApproxBytes = EstimateBytes(key, features, credits);
+        // Stigg keys a customer's entitlements by id, so an id listed twice keeps its last occurrence. The indexes
+        // above already do; the lists must say the same, or the list answers would disagree with the typed getters.
+        Features = _featureIndex.Count == features.Count ? features : KeepLastOccurrences(features, _featureIndex.Count, static f => f.FeatureId);
+        Credits = _creditIndex.Count == credits.Count ? credits : KeepLastOccurrences(credits, _creditIndex.Count, static c => c.CurrencyId);
+
+        EarliestValidUntil = ComputeEarliestValidUntil(Features, Credits);
+        ApproxBytes = EstimateBytes(key, Features, Credits);
     }
 
     public CustomerKey Key { get; }
@@ -47,9 +50,13 @@ public sealed class CustomerSnapshot
     /// <summary>Customer-level denial (CustomerNotFound, NoActiveSubscription, CustomerIsArchived), or null.</summary>
     public AccessDeniedReason? CustomerReason { get; }
 
-    /// <summary>Feature entitlements in the order the upstream returned them.</summary>
+    /// <summary>
+    /// Feature entitlements in the order the upstream returned them, one per feature id (a repeated id keeps only
+    /// its last occurrence).
+    /// </summary>
     public IReadOnlyList<FeatureEntitlement> Features { get; }
 
+    /// <summary>Credit grants in upstream order, one per currency id (the last occurrence).</summary>
     public IReadOnlyList<CreditGrant> Credits { get; }
 
     /// <summary>Version of the entitlements list (epoch ms); older writes are dropped (DESIGN decision 2).</summary>
@@ -113,6 +120,23 @@ public sealed class CustomerSnapshot
         };
         var credits = Replace(Credits, credit, newCredit);
         return new CustomerSnapshot(Key, CustomerReason, Features, credits, EntitlementsTimestamp, FetchedAt);
+    }
+
+    /// <summary>The items without those whose id occurs again later; only called when some id repeats.</summary>
+    private static T[] KeepLastOccurrences<T>(IReadOnlyList<T> items, int distinct, Func<T, string> idOf)
+    {
+        var seen = new HashSet<string>(distinct, StringComparer.Ordinal);
+        var kept = new T[distinct];
+        var next = distinct;
+        for (var i = items.Count - 1; i >= 0; i--)
+        {
+            if (seen.Add(idOf(items[i])))
+            {
+                kept[--next] = items[i];
+            }
+        }
+
+        return kept;
     }
 
     private static T[] Replace<T>(IReadOnlyList<T> items, T old, T replacement)
