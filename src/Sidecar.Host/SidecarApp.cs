@@ -143,10 +143,10 @@ internal sealed class SidecarApp : IAsyncDisposable
             status.PersistentMemoryBytes = fasterFootprint;
         }
 
-        RedisTier? redis = null;
+        RedisConnection? redis = null;
         if (settings.Mode == SourceMode.Upstream && settings.RedisEnabled)
         {
-            redis = await RedisTier.ConnectAsync(
+            redis = await RedisConnection.ConnectAsync(
                 new RedisTierOptions
                 {
                     EnvironmentPrefix = settings.RedisEnvironmentPrefix!,
@@ -160,7 +160,7 @@ internal sealed class SidecarApp : IAsyncDisposable
                     OperationTimeout = settings.RedisTimeout,
                 },
                 loggerFactory.CreateLogger("Sidecar.Redis"), time, cancellationToken).ConfigureAwait(false);
-            tiers.Add(redis);
+            tiers.Add(new RedisTier(redis));
         }
 
         var hot = new HotTier(hotBudget);
@@ -183,9 +183,8 @@ internal sealed class SidecarApp : IAsyncDisposable
         Func<CustomerKey, Func<CancellationToken, Task<CustomerSnapshot>>, CancellationToken, Task<CustomerSnapshot?>>? coordinate = null;
         if (redis is not null)
         {
-            var coordinator = new RedisFetchCoordinator(redis);
-            var wait = settings.EntitlementsTimeout + TimeSpan.FromMilliseconds(500);
-            coordinate = async (key, fetch, ct) => await coordinator.FetchOnceAsync(key, fetch, wait, ct).ConfigureAwait(false);
+            var coordinator = new RedisFetchCoordinator(redis, settings.EntitlementsTimeout + TimeSpan.FromMilliseconds(500));
+            coordinate = async (key, fetch, ct) => await coordinator.FetchOnceAsync(key, fetch, ct).ConfigureAwait(false);
         }
 
         var store = new EntitlementStore(hot, tiers, source, coordinate, settings.FreshnessWindow, settings.RefetchOnEveryCheck, metrics, logger, time);
@@ -226,6 +225,11 @@ internal sealed class SidecarApp : IAsyncDisposable
         var app = new SidecarApp(web, owned, status, store, logger);
         owned.Add(store);
         owned.AddRange(tiers);
+        if (redis is not null)
+        {
+            owned.Add(redis); // after the tiers: the Redis tier and the coordinator share this connection
+        }
+
         if (client is not null)
         {
             owned.Add(new DisposeAction(client.Dispose));

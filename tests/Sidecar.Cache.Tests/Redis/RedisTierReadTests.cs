@@ -1,4 +1,5 @@
 using Sidecar.Tests.Shared;
+using Sidecar.Cache.Redis;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
 using static Sidecar.Cache.Tests.Redis.RedisTestKit;
@@ -332,5 +333,20 @@ public sealed class RedisTierReadTests(RedisServerFixture fixture) : IClassFixtu
             Assert.Equal(resource, read.Key);
             Assert.Equal(resourceHasEntitlements ? 4 : 0, read.Features.Count);
         }
+    }
+
+    [Fact]
+    public async Task DisposeAsync_SharedConnection_StaysOpenForItsOtherUsers()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var connection = await kit.ConnectAsync();
+        var first = new RedisTier(connection);
+        await first.WriteAsync(Sample(new CustomerKey("acme", null), Version), CancellationToken.None);
+
+        await first.DisposeAsync();
+
+        Assert.True(connection.IsConnected);
+        var second = new RedisTier(connection);
+        Assert.Equal(Version, (await second.ReadAsync(new CustomerKey("acme", null), CancellationToken.None))?.EntitlementsTimestamp);
     }
 }
