@@ -10,7 +10,7 @@ namespace Sidecar.Cache.Tests.Redis;
 public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : IClassFixture<RedisServerFixture>
 {
     private const long Version = 1_746_000_000_000;
-    private const int WaitingEvent = 2120;
+    private const int WaitingEvent = 2220;
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan EntitlementsWait = TimeSpan.FromMilliseconds(10_500);
     private static readonly CustomerKey Acme = new("acme", null);
@@ -126,7 +126,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
 
         Assert.Equal(1, fetches);
         Assert.Equal(Version, result.EntitlementsTimestamp);
-        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2122);
+        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2222);
         Assert.Equal("dead-sidecar", await kit.GetAsync("refetchEntityEntitlementsAfterCacheMiss-acme")); // not ours to release
     }
 
@@ -167,7 +167,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         Assert.Equal(Version, (await winner.WaitAsync(Guard)).EntitlementsTimestamp);
         Assert.Equal(Version + 1, (await waiter.WaitAsync(Guard)).EntitlementsTimestamp);
         Assert.Equal(2, fetches);
-        Assert.Contains(loggerB.Entries, e => e.EventId.Id == 2126);
+        Assert.Contains(loggerB.Entries, e => e.EventId.Id == 2226);
     }
 
     [Fact]

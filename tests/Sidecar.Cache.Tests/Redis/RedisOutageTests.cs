@@ -83,7 +83,7 @@ public sealed class RedisOutageTests
 
         Assert.False(connection.IsConnected);
         Assert.False(tier.IsConnected);
-        Assert.Contains(logger.Entries, e => e.EventId.Id == 2101);
+        Assert.Contains(logger.Entries, e => e.EventId.Id == 2201);
         Assert.Null(await tier.ReadAsync(Acme, CancellationToken.None).AsTask().WaitAsync(Guard));
         await tier.WriteAsync(Sample(Acme, Version), CancellationToken.None).AsTask().WaitAsync(Guard);
 

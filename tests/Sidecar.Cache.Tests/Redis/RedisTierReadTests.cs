@@ -285,7 +285,7 @@ public sealed class RedisTierReadTests(RedisServerFixture fixture) : IClassFixtu
 
         Assert.Null(await tier.ReadAsync(a, CancellationToken.None));
         Assert.Null(await tier.ReadAsync(b, CancellationToken.None));
-        await kit.Logger.WaitForEventAsync(2107, TimeSpan.FromSeconds(5));
+        await kit.Logger.WaitForEventAsync(2207, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -297,7 +297,7 @@ public sealed class RedisTierReadTests(RedisServerFixture fixture) : IClassFixtu
         await kit.SetAsync("c_bad#timestamp", "10");
 
         Assert.Null(await tier.ReadAsync(new CustomerKey("bad", null), CancellationToken.None));
-        var logged = await kit.Logger.WaitForEventAsync(2106, TimeSpan.FromSeconds(5));
+        var logged = await kit.Logger.WaitForEventAsync(2206, TimeSpan.FromSeconds(5));
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, logged.Level);
         Assert.Contains(kit.K("c_bad"), logged.Message, StringComparison.Ordinal);
     }
