@@ -129,6 +129,7 @@ internal sealed class SidecarApp : IAsyncDisposable
 
         // Tiers: FASTER (embedded) then Redis (shared), only when entitlements come from Stigg.
         var tiers = new List<ISnapshotTier>();
+        FasterMaintenanceLoop? fasterMaintenance = null;
         var hotBudget = settings.CacheMaxSizeBytes;
         if (settings.Mode == SourceMode.Upstream && settings.PersistenceEnabled)
         {
@@ -139,6 +140,7 @@ internal sealed class SidecarApp : IAsyncDisposable
             hotBudget = Math.Max(settings.CacheMaxSizeBytes - fasterFootprint, settings.CacheMaxSizeBytes / 4);
             var faster = await FasterTier.OpenAsync(fasterOptions, loggerFactory.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
             tiers.Add(faster);
+            fasterMaintenance = new FasterMaintenanceLoop(faster, fasterOptions.CheckpointInterval, time);
             status.Persistence = faster.RecoveryOutcome.ToString().ToLowerInvariant();
             status.PersistentMemoryBytes = fasterFootprint;
         }
@@ -224,6 +226,11 @@ internal sealed class SidecarApp : IAsyncDisposable
 
         var app = new SidecarApp(web, owned, status, store, logger);
         owned.Add(store);
+        if (fasterMaintenance is not null)
+        {
+            owned.Add(fasterMaintenance); // stopped before the tier's final checkpoint
+        }
+
         owned.AddRange(tiers);
         if (redis is not null)
         {
@@ -395,6 +402,46 @@ internal sealed class SidecarApp : IAsyncDisposable
         WsUrl = settings.WsUrl,
         EntitlementsTimeout = settings.EntitlementsTimeout,
     };
+
+    /// <summary>
+    /// One FASTER maintenance step (checkpoint, compaction when needed) per checkpoint interval. Stop-gap until the
+    /// host runs it as a hosted service.
+    /// </summary>
+    private sealed class FasterMaintenanceLoop : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+
+        public FasterMaintenanceLoop(FasterTier tier, TimeSpan interval, TimeProvider time)
+        {
+            // The timer starts now, so the first step is one interval after the tier opened.
+            var timer = new PeriodicTimer(interval, time);
+            _loop = Task.Run(() => RunAsync(tier, timer, _stop.Token));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _stop.Dispose();
+        }
+
+        private static async Task RunAsync(FasterTier tier, PeriodicTimer timer, CancellationToken cancellationToken)
+        {
+            using var owned = timer;
+            try
+            {
+                while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    await tier.MaintainAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutdown.
+            }
+        }
+    }
 
     private sealed class DisposeAction(Action dispose) : IAsyncDisposable
     {
