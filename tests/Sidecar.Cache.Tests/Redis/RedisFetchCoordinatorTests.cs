@@ -22,24 +22,23 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         var (loggerA, loggerB) = (new CapturingLogger(), new CapturingLogger());
         var (connectionA, connectionB) = (await kit.ConnectAsync(logger: loggerA), await kit.ConnectAsync(logger: loggerB));
         var (tierA, tierB) = (new RedisTier(connectionA), new RedisTier(connectionB));
-        var coordinatorA = new RedisFetchCoordinator(connectionA, EntitlementsWait);
-        var coordinatorB = new RedisFetchCoordinator(connectionB, EntitlementsWait);
+        var coordinatorA = new RedisFetchCoordinator(connectionA, tierA, EntitlementsWait);
+        var coordinatorB = new RedisFetchCoordinator(connectionB, tierB, EntitlementsWait);
         var notifications = await kit.Raw.GetSubscriber().SubscribeAsync(RedisChannel.Literal(kit.K("refetchEntityEntitlementsAfterCacheMiss:acme")));
 
         var fetches = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Func<CancellationToken, Task<CustomerSnapshot>> FetchInto(RedisTier tier) => async ct =>
+        async Task<CustomerSnapshot> Fetch(CancellationToken ct)
         {
             Interlocked.Increment(ref fetches);
             await release.Task.WaitAsync(ct);
-            var snapshot = Sample(Acme, Version);
-            await tier.WriteAsync(snapshot, ct);
-            return snapshot;
-        };
+            return Sample(Acme, Version);
+        }
 
-        // Both miss at once; whichever loses the lock reports that it waits for the other's notification.
-        var first = Task.Run(() => coordinatorA.FetchOnceAsync(Acme, FetchInto(tierA), CancellationToken.None));
-        var second = Task.Run(() => coordinatorB.FetchOnceAsync(Acme, FetchInto(tierB), CancellationToken.None));
+        // Both miss at once; whichever loses the lock reports that it waits for the other's notification. The winner
+        // stores what it fetched in Redis itself before it notifies.
+        var first = Task.Run(() => coordinatorA.FetchOnceAsync(Acme, Fetch, CancellationToken.None));
+        var second = Task.Run(() => coordinatorB.FetchOnceAsync(Acme, Fetch, CancellationToken.None));
         await Task.WhenAny(loggerA.WaitForEventAsync(WaitingEvent, Guard), loggerB.WaitForEventAsync(WaitingEvent, Guard)).Unwrap();
         Assert.False(await kit.Db.KeyExistsAsync(kit.K("c_acme"))); // nothing stored before the winner's fetch completes
         release.SetResult();
@@ -73,7 +72,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var waiterFetches = 0;
 
-        var winner = new RedisFetchCoordinator(connectionA, EntitlementsWait).FetchOnceAsync(
+        var winner = new RedisFetchCoordinator(connectionA, new RedisTier(connectionA), EntitlementsWait).FetchOnceAsync(
             key,
             async ct =>
             {
@@ -84,7 +83,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
             CancellationToken.None);
         await started.Task.WaitAsync(Guard);
         Assert.True(await kit.Db.KeyExistsAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme:ws-1")));
-        var waiter = new RedisFetchCoordinator(connectionB, EntitlementsWait).FetchOnceAsync(
+        var waiter = new RedisFetchCoordinator(connectionB, new RedisTier(connectionB), EntitlementsWait).FetchOnceAsync(
             key,
             _ =>
             {
@@ -115,7 +114,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         Assert.True(await kit.Db.StringSetAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme"), "dead-sidecar", TimeSpan.FromSeconds(30)));
         var fetches = 0;
 
-        var result = await new RedisFetchCoordinator(connection, TimeSpan.FromMilliseconds(300)).FetchOnceAsync(
+        var result = await new RedisFetchCoordinator(connection, new RedisTier(connection), TimeSpan.FromMilliseconds(300)).FetchOnceAsync(
             Acme,
             _ =>
             {
@@ -141,8 +140,10 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var fetches = 0;
 
-        // The winner fetches but does not store (say its write was dropped), then notifies success.
-        var winner = new RedisFetchCoordinator(connectionA, EntitlementsWait).FetchOnceAsync(
+        // The winner's write lands where the waiter cannot read it (say it was dropped), then it notifies success.
+        await using var elsewhere = await CreateAsync(fixture.Server);
+        var lostWrites = new RedisTier(await elsewhere.ConnectAsync());
+        var winner = new RedisFetchCoordinator(connectionA, lostWrites, EntitlementsWait).FetchOnceAsync(
             Acme,
             async ct =>
             {
@@ -153,7 +154,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
             },
             CancellationToken.None);
         await started.Task.WaitAsync(Guard);
-        var waiter = new RedisFetchCoordinator(connectionB, EntitlementsWait).FetchOnceAsync(
+        var waiter = new RedisFetchCoordinator(connectionB, new RedisTier(connectionB), EntitlementsWait).FetchOnceAsync(
             Acme,
             _ =>
             {
@@ -179,7 +180,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var lockKey = kit.K("refetchEntityEntitlementsAfterCacheMiss-acme");
 
-        var fetch = new RedisFetchCoordinator(connection, EntitlementsWait).FetchOnceAsync(
+        var fetch = new RedisFetchCoordinator(connection, new RedisTier(connection), EntitlementsWait).FetchOnceAsync(
             Acme,
             async ct =>
             {

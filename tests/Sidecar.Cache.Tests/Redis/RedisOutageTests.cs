@@ -28,7 +28,7 @@ public sealed class RedisOutageTests
         await using var kit = await CreateAsync(server, Password);
         var connection = await kit.ConnectAsync(operationTimeout: OperationTimeout);
         var tier = new RedisTier(connection);
-        var coordinator = new RedisFetchCoordinator(connection, TimeSpan.FromSeconds(10.5));
+        var coordinator = new RedisFetchCoordinator(connection, tier, TimeSpan.FromSeconds(10.5));
         await EventuallyAsync(() => WriteThenReadAsync(tier, Version), ReconnectDeadline, "a write and read before the outage");
 
         await server.StopAsync();
