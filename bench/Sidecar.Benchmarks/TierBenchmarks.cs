@@ -107,6 +107,7 @@ public class RedisTierBenchmarks
     private const int Customers = 1_000;
 
     private Process _server = null!;
+    private RedisConnection _connection = null!;
     private RedisTier _tier = null!;
     private CustomerKey[] _keys = null!;
     private int _next;
@@ -127,20 +128,22 @@ public class RedisTierBenchmarks
         var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
         while (true)
         {
-            _tier = await RedisTier.ConnectAsync(
+            _connection = await RedisConnection.ConnectAsync(
                 new RedisTierOptions { EnvironmentPrefix = "bench", Host = "127.0.0.1", Port = port, OperationTimeout = TimeSpan.FromSeconds(2) },
                 NullLogger.Instance, TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
-            if (_tier.IsConnected)
+            if (_connection.IsConnected)
             {
                 break;
             }
 
-            await _tier.DisposeAsync().ConfigureAwait(false);
+            await _connection.DisposeAsync().ConfigureAwait(false);
             if (Stopwatch.GetTimestamp() > deadline)
             {
                 throw new InvalidOperationException($"redis-server on port {port} is not reachable");
             }
         }
+
+        _tier = new RedisTier(_connection);
 
         for (var i = 0; i < Customers; i++)
         {
@@ -159,6 +162,7 @@ public class RedisTierBenchmarks
     public async Task CleanupAsync()
     {
         await _tier.DisposeAsync().ConfigureAwait(false);
+        await _connection.DisposeAsync().ConfigureAwait(false);
         _server.Kill();
         await _server.WaitForExitAsync().ConfigureAwait(false);
         _server.Dispose();

@@ -1,4 +1,3 @@
-using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 
 namespace Sidecar.Upstream;
@@ -23,29 +22,17 @@ public enum EventStreamState
 /// </summary>
 public sealed record EventStreamHandlers
 {
-    public EventStreamHandlers()
-    {
-    }
-
-    public EventStreamHandlers(
-        Func<CustomerKey, EntitlementsStateDto, ValueTask> onEntitlementsUpdated,
-        Func<CustomerKey, UsageUpdate, ValueTask> onUsageUpdated,
-        Func<bool, ValueTask> onPackagePublished,
-        Func<bool, ValueTask> onConnected,
-        Action<EventStreamState> onStateChanged)
-    {
-        OnEntitlementsUpdated = onEntitlementsUpdated;
-        OnUsageUpdated = onUsageUpdated;
-        OnPackagePublished = onPackagePublished;
-        OnConnected = onConnected;
-        OnStateChanged = onStateChanged;
-    }
+    /// <summary>
+    /// A customer's whole entitlements state was replaced (§3.3). The snapshot's <c>FetchedAt</c> is when the event
+    /// arrived; its <c>EntitlementsTimestamp</c> versions it against older writes.
+    /// </summary>
+    public Func<CustomerSnapshot, ValueTask> OnEntitlementsUpdated { get; init; } = static _ => default;
 
     /// <summary>
-    /// A customer's whole entitlements state was replaced (§3.3). An empty list with no reason means "purge the
-    /// entry"; the state's timestamp is <c>EntitlementsStateMapper.EntitlementsTimestamp</c>.
+    /// Stigg's "forget this customer" (§3.3): an update with no entitlements and no access-denied reason. Drop the
+    /// entry; the next check refetches it.
     /// </summary>
-    public Func<CustomerKey, EntitlementsStateDto, ValueTask> OnEntitlementsUpdated { get; init; } = static (_, _) => default;
+    public Func<CustomerKey, ValueTask> OnEntitlementsRemoved { get; init; } = static _ => default;
 
     /// <summary>An absolute usage value (SET semantics), versioned by <c>usageUpdatedAt</c> (§3.4).</summary>
     public Func<CustomerKey, UsageUpdate, ValueTask> OnUsageUpdated { get; init; } = static (_, _) => default;

@@ -1,5 +1,4 @@
 using Sidecar.Cache;
-using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 
 namespace Sidecar.Upstream;
@@ -8,7 +7,7 @@ namespace Sidecar.Upstream;
 /// Entitlements from Stigg: the Edge API on a miss (the GraphQL API when the Edge is off, or for a fresh read), usage
 /// and events through the GraphQL API. Stigg's failures reach the cache as <see cref="SourceUnavailableException"/>.
 /// </summary>
-public sealed class StiggSource(StiggApiClient client, TimeProvider time) : IEntitlementsSource
+public sealed class StiggSource(StiggApiClient client) : IEntitlementsSource
 {
     public string Mode => "stigg";
 
@@ -20,8 +19,7 @@ public sealed class StiggSource(StiggApiClient client, TimeProvider time) : IEnt
     {
         try
         {
-            var state = await client.FetchEntitlementsStateAsync(key, skipEdge: fresh, cancellationToken).ConfigureAwait(false);
-            return EntitlementsStateMapper.ToSnapshot(key, state, time.GetUtcNow().ToUnixTimeMilliseconds());
+            return await client.FetchEntitlementsAsync(key, skipEdge: fresh, cancellationToken).ConfigureAwait(false);
         }
         catch (UpstreamException ex)
         {

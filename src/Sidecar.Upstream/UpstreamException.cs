@@ -54,9 +54,6 @@ public sealed class UpstreamException : Exception
     /// <summary>How many attempts were made before giving up.</summary>
     public int Attempts { get; internal set; } = 1;
 
-    /// <summary>Whether another attempt might succeed (set on attempt failures; drives the retry loop).</summary>
-    internal bool Retryable { get; init; }
-
     /// <summary>The server's <c>Retry-After</c>, when it sent one.</summary>
     internal TimeSpan? RetryAfter { get; init; }
 }

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Sidecar.Emulator;
+using Stigg.Sidecar.V1;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -9,7 +10,8 @@ namespace Sidecar.Upstream.Tests;
 public sealed class EventStreamTests : IAsyncLifetime
 {
     private readonly ListLogger _logger = new();
-    private readonly Channel<(CustomerKey Key, EntitlementsStateDto State)> _entitlements = Channel.CreateUnbounded<(CustomerKey, EntitlementsStateDto)>();
+    private readonly Channel<CustomerSnapshot> _entitlements = Channel.CreateUnbounded<CustomerSnapshot>();
+    private readonly Channel<CustomerKey> _removed = Channel.CreateUnbounded<CustomerKey>();
     private readonly Channel<(CustomerKey Key, UsageUpdate Update)> _usage = Channel.CreateUnbounded<(CustomerKey, UsageUpdate)>();
     private readonly Channel<bool> _packages = Channel.CreateUnbounded<bool>();
     private readonly Channel<bool> _connected = Channel.CreateUnbounded<bool>();
@@ -52,12 +54,13 @@ public sealed class EventStreamTests : IAsyncLifetime
             put.EnsureSuccessStatusCode();
         }
 
-        var (key, state) = await _entitlements.Reader.ReadAsync().AsTask().Within();
-        Assert.Equal(new CustomerKey("globex", null), key);
-        var entitlement = Assert.Single(state.EntitlementsV2);
-        Assert.Equal("feature-new", entitlement.Feature?.RefId);
-        Assert.NotNull(entitlement.EntitlementUpdatedAt);
-        Assert.Null(state.AccessDeniedReason);
+        var snapshot = await _entitlements.Reader.ReadAsync().AsTask().Within();
+        Assert.Equal(new CustomerKey("globex", null), snapshot.Key);
+        var entitlement = Assert.Single(snapshot.Features);
+        Assert.Equal("feature-new", entitlement.FeatureId);
+        Assert.NotEqual(0, entitlement.EntitlementUpdatedAt);
+        Assert.Equal(entitlement.EntitlementUpdatedAt, snapshot.EntitlementsTimestamp);
+        Assert.Null(snapshot.CustomerReason);
     }
 
     [Fact]
@@ -67,9 +70,9 @@ public sealed class EventStreamTests : IAsyncLifetime
 
         _emulator.SetCustomer("acme", "workspace-1", StiggApiClientTests.BooleanState("feature-scoped"));
 
-        var (key, state) = await _entitlements.Reader.ReadAsync().AsTask().Within();
-        Assert.Equal(new CustomerKey("acme", "workspace-1"), key);
-        Assert.Equal("feature-scoped", Assert.Single(state.EntitlementsV2).Feature?.RefId);
+        var snapshot = await _entitlements.Reader.ReadAsync().AsTask().Within();
+        Assert.Equal(new CustomerKey("acme", "workspace-1"), snapshot.Key);
+        Assert.Equal("feature-scoped", Assert.Single(snapshot.Features).FeatureId);
     }
 
     [Fact]
@@ -82,10 +85,22 @@ public sealed class EventStreamTests : IAsyncLifetime
             delete.EnsureSuccessStatusCode();
         }
 
-        var (key, state) = await _entitlements.Reader.ReadAsync().AsTask().Within();
-        Assert.Equal(new CustomerKey("globex", null), key);
-        Assert.Empty(state.EntitlementsV2);
-        Assert.Equal("CustomerNotFound", state.AccessDeniedReason);
+        var snapshot = await _entitlements.Reader.ReadAsync().AsTask().Within();
+        Assert.Equal(new CustomerKey("globex", null), snapshot.Key);
+        Assert.Empty(snapshot.Features);
+        Assert.Equal(AccessDeniedReason.CustomerNotFound, snapshot.CustomerReason);
+        Assert.False(_removed.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task EntitlementsCleared_EmptyListWithoutReason_DeliversARemoval()
+    {
+        await using var stream = await StartSubscribedAsync();
+
+        _emulator.SetCustomer("globex", null, new EntitlementsStateDto());
+
+        Assert.Equal(new CustomerKey("globex", null), await _removed.Reader.ReadAsync().AsTask().Within());
+        Assert.False(_entitlements.Reader.TryRead(out _));
     }
 
     [Fact]
@@ -141,14 +156,14 @@ public sealed class EventStreamTests : IAsyncLifetime
         var calls = 0;
         var handlers = Handlers() with
         {
-            OnEntitlementsUpdated = (k, s) =>
+            OnEntitlementsUpdated = snapshot =>
             {
                 if (Interlocked.Increment(ref calls) == 1)
                 {
                     throw new InvalidOperationException("handler bug");
                 }
 
-                _entitlements.Writer.TryWrite((k, s));
+                _entitlements.Writer.TryWrite(snapshot);
                 return default;
             },
         };
@@ -157,31 +172,9 @@ public sealed class EventStreamTests : IAsyncLifetime
         _emulator.SetCustomer("globex", null, StiggApiClientTests.BooleanState("first"));
         _emulator.SetCustomer("globex", null, StiggApiClientTests.BooleanState("second"));
 
-        var (_, state) = await _entitlements.Reader.ReadAsync().AsTask().Within();
-        Assert.Equal("second", Assert.Single(state.EntitlementsV2).Feature?.RefId);
+        var snapshot = await _entitlements.Reader.ReadAsync().AsTask().Within();
+        Assert.Equal("second", Assert.Single(snapshot.Features).FeatureId);
         Assert.True(_logger.Contains("handler bug"));
-        Assert.Equal(EventStreamState.Connected, stream.State);
-    }
-
-    [Fact]
-    public async Task Keepalive_PingsAreAnsweredAndTheSocketStaysUp()
-    {
-        var options = TestSupport.OptionsFor(_emulator) with { WsPingInterval = TimeSpan.FromMilliseconds(100) };
-        var threePongs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var stream = new EventStream(options, Handlers(), _logger);
-        stream.PongReceived += count =>
-        {
-            if (count >= 3)
-            {
-                threePongs.TrySetResult();
-            }
-        };
-        await stream.StartAsync(CancellationToken.None);
-
-        await threePongs.Task.Within();
-
-        Assert.Equal(1, stream.ConnectionCount);
-        Assert.Equal(1, _emulator.Counters.WsConnectionsOpened);
         Assert.Equal(EventStreamState.Connected, stream.State);
     }
 
@@ -273,7 +266,8 @@ public sealed class EventStreamTests : IAsyncLifetime
 
     private EventStreamHandlers Handlers() => new()
     {
-        OnEntitlementsUpdated = (k, s) => Write(_entitlements, (k, s)),
+        OnEntitlementsUpdated = snapshot => Write(_entitlements, snapshot),
+        OnEntitlementsRemoved = key => Write(_removed, key),
         OnUsageUpdated = (k, u) => Write(_usage, (k, u)),
         OnPackagePublished = all => Write(_packages, all),
         OnConnected = reconnect => Write(_connected, reconnect),

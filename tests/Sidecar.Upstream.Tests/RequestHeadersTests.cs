@@ -19,7 +19,7 @@ public sealed class RequestHeadersTests
         await using var server = RecordingServer.Start(StateBody);
         using var client = new StiggApiClient(Options(server.Url), new ListLogger());
 
-        await client.FetchEntitlementsStateAsync(new CustomerKey("acme", "ws 1"), skipEdge: false, CancellationToken.None);
+        await client.FetchEntitlementsAsync(new CustomerKey("acme", "ws 1"), skipEdge: false, CancellationToken.None);
 
         var request = await server.Request.Within();
         Assert.Equal("GET /v1/c/acme/entitlements-state.json?resourceId=ws%201 HTTP/1.1", request.RequestLine);
@@ -34,7 +34,7 @@ public sealed class RequestHeadersTests
         await using var server = RecordingServer.Start(StateBody);
         using var client = new StiggApiClient(Options(server.Url) with { EdgeEnabled = false }, new ListLogger());
 
-        await client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
+        await client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
 
         var request = await server.Request.Within();
         Assert.Equal("POST /graphql HTTP/1.1", request.RequestLine);

@@ -1,6 +1,7 @@
 using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Sidecar.Emulator;
+using Stigg.Sidecar.V1;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -23,12 +24,13 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     {
         using var client = Client();
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
 
-        Assert.Null(state.AccessDeniedReason);
-        var apiCalls = Assert.Single(state.EntitlementsV2, e => e.Feature?.RefId == "feature-api-calls");
+        Assert.Equal(new CustomerKey("acme", null), snapshot.Key);
+        Assert.Null(snapshot.CustomerReason);
+        var apiCalls = Assert.Single(snapshot.Features, f => f.FeatureId == "feature-api-calls");
         Assert.Equal(1000, apiCalls.UsageLimit);
-        Assert.Contains(state.EntitlementsV2, e => e.IsCredit && e.Currency?.CurrencyId == "ai-credits");
+        Assert.Contains(snapshot.Credits, c => c.CurrencyId == "ai-credits");
         var counters = _emulator.Counters;
         Assert.Equal(1, counters.EdgeRequestsFor("acme"));
         Assert.Equal(0, counters.GraphQlRequests);
@@ -39,9 +41,11 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     {
         using var client = Client();
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("acme", "workspace-1"), skipEdge: false, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("acme", "workspace-1"), skipEdge: false, CancellationToken.None);
 
-        Assert.Equal(["feature-api-calls", "feature-sso"], state.EntitlementsV2.Select(e => e.Feature?.RefId).Order());
+        Assert.Equal(new CustomerKey("acme", "workspace-1"), snapshot.Key);
+        Assert.Equal(["feature-api-calls", "feature-sso"], snapshot.Features.Select(f => f.FeatureId).Order());
+        Assert.Empty(snapshot.Credits);
     }
 
     [Fact]
@@ -49,9 +53,9 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     {
         using var client = Client(TestSupport.OptionsFor(_emulator) with { EdgeEnabled = false });
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("globex", null), skipEdge: false, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("globex", null), skipEdge: false, CancellationToken.None);
 
-        Assert.Contains(state.EntitlementsV2, e => e.Feature?.RefId == "feature-reports");
+        Assert.Contains(snapshot.Features, f => f.FeatureId == "feature-reports");
         var counters = _emulator.Counters;
         Assert.Equal(1, counters.GraphQlRequestsFor("GetEntitlementsState"));
         Assert.Equal(0, counters.EdgeRequests);
@@ -62,9 +66,9 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     {
         using var client = Client();
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("acme", "workspace-1"), skipEdge: true, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("acme", "workspace-1"), skipEdge: true, CancellationToken.None);
 
-        Assert.Equal(2, state.EntitlementsV2.Count);
+        Assert.Equal(2, snapshot.Features.Count);
         Assert.Equal(1, _emulator.Counters.GraphQlRequestsFor("GetEntitlementsState"));
         Assert.Equal(0, _emulator.Counters.EdgeRequests);
     }
@@ -74,10 +78,28 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     {
         using var client = Client();
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("nobody-here", null), skipEdge: false, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("nobody-here", null), skipEdge: false, CancellationToken.None);
 
-        Assert.Equal("CustomerNotFound", state.AccessDeniedReason);
-        Assert.Empty(state.EntitlementsV2);
+        Assert.Equal(AccessDeniedReason.CustomerNotFound, snapshot.CustomerReason);
+        Assert.Empty(snapshot.Features);
+        Assert.Empty(snapshot.Credits);
+    }
+
+    [Fact]
+    public async Task FetchEntitlements_Answer_IsStampedWithTheClientsClock()
+    {
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000);
+        _emulator.SetCustomer("clocked", null, BooleanState("feature-clocked"));
+        using var client = new StiggApiClient(TestSupport.OptionsFor(_emulator), _logger, new FixedClock(now));
+
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("clocked", null), skipEdge: false, CancellationToken.None);
+
+        Assert.Equal(now.ToUnixTimeMilliseconds(), snapshot.FetchedAt);
+
+        // The version comes from the data (the emulator's entitlementUpdatedAt), never from the clock.
+        var feature = Assert.Single(snapshot.Features);
+        Assert.NotEqual(now.ToUnixTimeMilliseconds(), feature.EntitlementUpdatedAt);
+        Assert.Equal(feature.EntitlementUpdatedAt, snapshot.EntitlementsTimestamp);
     }
 
     [Theory]
@@ -89,11 +111,11 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         _emulator.SetCustomer(customerId, resourceId, BooleanState("feature-odd"));
         using var client = Client();
 
-        var viaEdge = await client.FetchEntitlementsStateAsync(new CustomerKey(customerId, resourceId), skipEdge: false, CancellationToken.None);
-        var viaGraphQl = await client.FetchEntitlementsStateAsync(new CustomerKey(customerId, resourceId), skipEdge: true, CancellationToken.None);
+        var viaEdge = await client.FetchEntitlementsAsync(new CustomerKey(customerId, resourceId), skipEdge: false, CancellationToken.None);
+        var viaGraphQl = await client.FetchEntitlementsAsync(new CustomerKey(customerId, resourceId), skipEdge: true, CancellationToken.None);
 
-        Assert.Equal("feature-odd", Assert.Single(viaEdge.EntitlementsV2).Feature?.RefId);
-        Assert.Equal("feature-odd", Assert.Single(viaGraphQl.EntitlementsV2).Feature?.RefId);
+        Assert.Equal("feature-odd", Assert.Single(viaEdge.Features).FeatureId);
+        Assert.Equal("feature-odd", Assert.Single(viaGraphQl.Features).FeatureId);
         Assert.Equal(1, _emulator.Counters.EdgeRequestsFor(customerId));
     }
 
@@ -113,7 +135,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         using var client = Client(TestSupport.OptionsFor(_emulator, apiKey: "wrong-key-123"));
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(
-            () => client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
+            () => client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
 
         Assert.Equal(UpstreamFailure.Unauthorized, ex.Failure);
         Assert.Equal(401, ex.StatusCode);
@@ -128,7 +150,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         using var client = Client(TestSupport.OptionsFor(_emulator, apiKey: "wrong-key-123") with { EdgeEnabled = false });
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(
-            () => client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
+            () => client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
 
         Assert.Equal(UpstreamFailure.Unauthorized, ex.Failure);
         Assert.Equal(1, _emulator.Counters.GraphQlRequests);
@@ -140,9 +162,9 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         _emulator.SetFaults(new EmulatorFaults { EdgeStatus = 500, FailCount = 2 });
         using var client = Client();
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
 
-        Assert.NotEmpty(state.EntitlementsV2);
+        Assert.NotEmpty(snapshot.Features);
         Assert.Equal(3, _emulator.Counters.EdgeRequestsFor("acme"));
         Assert.True(_logger.Contains("Retrying"));
     }
@@ -154,7 +176,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         using var client = Client(TestSupport.OptionsFor(_emulator) with { MaxRetries = 2 });
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(
-            () => client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
+            () => client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
 
         Assert.Equal(UpstreamFailure.Unavailable, ex.Failure);
         Assert.Equal(503, ex.StatusCode);
@@ -169,7 +191,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         using var client = Client(TestSupport.OptionsFor(_emulator) with { EntitlementsTimeout = TimeSpan.FromSeconds(2) });
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(
-            () => client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
+            () => client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
 
         Assert.Equal(UpstreamFailure.Unavailable, ex.Failure);
         Assert.Equal(429, ex.StatusCode);
@@ -183,9 +205,9 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         _emulator.SetFaults(new EmulatorFaults { EdgeStatus = 503, RetryAfterSeconds = 1, FailCount = 1 });
         using var client = Client();
 
-        var state = await client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
+        var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
 
-        Assert.NotEmpty(state.EntitlementsV2);
+        Assert.NotEmpty(snapshot.Features);
         Assert.Equal(2, _emulator.Counters.EdgeRequests);
     }
 
@@ -200,7 +222,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         });
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(
-            () => client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
+            () => client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
 
         Assert.Equal(UpstreamFailure.Unavailable, ex.Failure);
         Assert.Null(ex.StatusCode);
@@ -216,7 +238,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         using var client = Client(TestSupport.OptionsFor(_emulator) with { EdgeApiUrl = closedPort, MaxRetries = 1 });
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(
-            () => client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
+            () => client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None));
 
         Assert.Equal(UpstreamFailure.Unavailable, ex.Failure);
         Assert.Equal(2, ex.Attempts);
@@ -229,7 +251,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
         using var client = Client();
         using var cts = new CancellationTokenSource();
 
-        var fetch = client.FetchEntitlementsStateAsync(new CustomerKey("acme", null), skipEdge: false, cts.Token);
+        var fetch = client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, cts.Token);
         await _emulator.WaitForCountersAsync(c => c.EdgeRequests >= 1).Within();
         await cts.CancelAsync();
 

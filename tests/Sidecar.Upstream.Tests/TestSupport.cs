@@ -72,3 +72,9 @@ internal sealed class ListLogger : ILogger
 
     public bool Contains(string text) => _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
 }
+
+/// <summary>A clock stopped at one instant; timers and timestamps stay real (no test here waits on fake time).</summary>
+internal sealed class FixedClock(DateTimeOffset now) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => now;
+}

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Text;
+using Sidecar.Cache.Faster.Internal;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
+using static Sidecar.Cache.Faster.Internal.SpanWriter;
 
 namespace Sidecar.Cache.Faster;
 
@@ -23,7 +24,8 @@ namespace Sidecar.Cache.Faster;
 /// A feature or credit starts with a varint of presence/boolean flags, followed by its fields in declaration order
 /// (absent nullables are skipped). Strings are a varint byte length plus UTF-8; doubles are 8 raw bytes; instants and
 /// enum numbers are zig-zag varints (unknown enum numbers survive too). Decoding is strict: a wrong version, a length
-/// that runs past the end, invalid UTF-8 or trailing bytes throw <see cref="SnapshotFormatException"/>.
+/// that runs past the end, invalid UTF-8 or trailing bytes throw <see cref="SnapshotFormatException"/>. The
+/// primitives are <see cref="SpanWriter"/> and <see cref="SpanReader"/>; this class holds the layout.
 /// </remarks>
 public static class SnapshotCodec
 {
@@ -60,8 +62,6 @@ public static class SnapshotCodec
     private const uint CHasValidUntil = 1 << 7;
     private const uint CreditFlagsMask = (1 << 8) - 1;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>Serializes into a new array of exactly the encoded size.</summary>
     public static byte[] Serialize(CustomerSnapshot snapshot)
     {
@@ -86,7 +86,7 @@ public static class SnapshotCodec
     /// <summary>Decodes a snapshot; throws <see cref="SnapshotFormatException"/> for anything that is not a valid encoding.</summary>
     public static CustomerSnapshot Deserialize(ReadOnlySpan<byte> data)
     {
-        var reader = new Reader(data);
+        var reader = new SpanReader(data);
         var version = reader.Byte();
         if (version != FormatVersion)
         {
@@ -97,7 +97,7 @@ public static class SnapshotCodec
         var fetchedAt = reader.VarLong();
         var customerId = reader.String();
         var resourceId = reader.Bool() ? reader.String() : null;
-        var customerReason = reader.NullableReason();
+        var customerReason = ReadNullableReason(ref reader);
 
         var features = new FeatureEntitlement[reader.Count(minItemBytes: 4)];
         for (var i = 0; i < features.Length; i++)
@@ -144,7 +144,7 @@ public static class SnapshotCodec
             size += StringSize(resource);
         }
 
-        size += NullableEnumSize(snapshot.CustomerReason) + VarUIntSize((uint)snapshot.Features.Count);
+        size += NullableReasonSize(snapshot.CustomerReason) + VarUIntSize((uint)snapshot.Features.Count);
         foreach (var f in snapshot.Features)
         {
             size += FeatureSize(f);
@@ -162,7 +162,7 @@ public static class SnapshotCodec
     /// <summary>Encodes into <paramref name="destination"/>, which must hold at least <see cref="GetSize"/> bytes.</summary>
     internal static int Encode(CustomerSnapshot snapshot, Span<byte> destination)
     {
-        var w = new Writer(destination);
+        var w = new SpanWriter(destination);
         w.Byte(FormatVersion);
         w.Fixed64(snapshot.EntitlementsTimestamp);
         w.VarLong(snapshot.FetchedAt);
@@ -173,7 +173,7 @@ public static class SnapshotCodec
             w.String(resource);
         }
 
-        w.NullableEnum(snapshot.CustomerReason);
+        WriteNullableReason(ref w, snapshot.CustomerReason);
         w.VarUInt((uint)snapshot.Features.Count);
         foreach (var f in snapshot.Features)
         {
@@ -229,7 +229,7 @@ public static class SnapshotCodec
         return size;
     }
 
-    private static void WriteFeature(ref Writer w, FeatureEntitlement f)
+    private static void WriteFeature(ref SpanWriter w, FeatureEntitlement f)
     {
         w.VarUInt(FeatureFlags(f));
         w.String(f.FeatureId);
@@ -258,7 +258,7 @@ public static class SnapshotCodec
         if (f.CreditRateAmount is { } rate) w.Double(rate);
     }
 
-    private static FeatureEntitlement ReadFeature(ref Reader r)
+    private static FeatureEntitlement ReadFeature(ref SpanReader r)
     {
         var flags = r.VarUInt();
         if ((flags & ~FeatureFlagsMask) != 0)
@@ -340,7 +340,7 @@ public static class SnapshotCodec
         + VarLongSize(c.EntitlementUpdatedAt) + VarLongSize(c.UsageUpdatedAt)
         + OptionalLongSize(c.UsagePeriodEnd) + OptionalLongSize(c.ValidUntil);
 
-    private static void WriteCredit(ref Writer w, CreditGrant c)
+    private static void WriteCredit(ref SpanWriter w, CreditGrant c)
     {
         w.VarUInt(CreditFlags(c));
         w.String(c.CurrencyId);
@@ -357,7 +357,7 @@ public static class SnapshotCodec
         if (c.ValidUntil is { } until) w.VarLong(until);
     }
 
-    private static CreditGrant ReadCredit(ref Reader r)
+    private static CreditGrant ReadCredit(ref SpanReader r)
     {
         var flags = r.VarUInt();
         if ((flags & ~CreditFlagsMask) != 0)
@@ -398,225 +398,22 @@ public static class SnapshotCodec
 
     private static bool Has(uint flags, uint flag) => (flags & flag) != 0;
 
-    private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));
+    /// <summary>A nullable reason is one varint: 0 for null, else the zig-zag number + 1.</summary>
+    private static int NullableReasonSize(AccessDeniedReason? value) => value is { } v ? VarUIntSize(ZigZag((int)v) + 1) : 1;
 
-    private static long UnZigZag(ulong value) => (long)(value >> 1) ^ -(long)(value & 1);
+    private static void WriteNullableReason(ref SpanWriter w, AccessDeniedReason? value) => w.VarUInt(value is { } v ? ZigZag((int)v) + 1 : 0);
 
-    private static int VarUIntSize(ulong value)
+    private static AccessDeniedReason? ReadNullableReason(ref SpanReader r)
     {
-        var size = 1;
-        while (value >= 0x80)
+        var raw = r.VarULong();
+        if (raw == 0)
         {
-            value >>= 7;
-            size++;
+            return null;
         }
 
-        return size;
-    }
-
-    private static int VarLongSize(long value) => VarUIntSize(ZigZag(value));
-
-    private static int OptionalLongSize(long? value) => value is { } v ? VarLongSize(v) : 0;
-
-    private static int NullableEnumSize(AccessDeniedReason? value) => value is { } v ? VarUIntSize(ZigZag((int)v) + 1) : 1;
-
-    private static int StringSize(string value)
-    {
-        var bytes = Encoding.UTF8.GetByteCount(value);
-        return VarUIntSize((uint)bytes) + bytes;
-    }
-
-    private static int OptionalStringSize(string? value) => value is null ? 0 : StringSize(value);
-
-    private ref struct Writer(Span<byte> buffer)
-    {
-        private readonly Span<byte> _buffer = buffer;
-        private int _position;
-
-        public readonly int Position => _position;
-
-        public void Byte(byte value) => _buffer[_position++] = value;
-
-        public void Fixed64(long value)
-        {
-            BinaryPrimitives.WriteInt64LittleEndian(_buffer[_position..], value);
-            _position += sizeof(long);
-        }
-
-        public void Double(double value)
-        {
-            BinaryPrimitives.WriteDoubleLittleEndian(_buffer[_position..], value);
-            _position += sizeof(double);
-        }
-
-        public void VarUInt(ulong value)
-        {
-            while (value >= 0x80)
-            {
-                _buffer[_position++] = (byte)(value | 0x80);
-                value >>= 7;
-            }
-
-            _buffer[_position++] = (byte)value;
-        }
-
-        public void VarLong(long value) => VarUInt(ZigZag(value));
-
-        public void NullableEnum(AccessDeniedReason? value) => VarUInt(value is { } v ? ZigZag((int)v) + 1 : 0);
-
-        public void String(string value)
-        {
-            var length = Encoding.UTF8.GetByteCount(value);
-            VarUInt((uint)length);
-            _position += Encoding.UTF8.GetBytes(value, _buffer.Slice(_position, length));
-        }
-
-        public void OptionalString(string? value)
-        {
-            if (value is not null)
-            {
-                String(value);
-            }
-        }
-    }
-
-    private ref struct Reader(ReadOnlySpan<byte> data)
-    {
-        private readonly ReadOnlySpan<byte> _data = data;
-        private int _position;
-
-        public readonly bool End => _position == _data.Length;
-
-        public readonly int Remaining => _data.Length - _position;
-
-        public byte Byte()
-        {
-            Need(1);
-            return _data[_position++];
-        }
-
-        public bool Bool() => Byte() switch
-        {
-            0 => false,
-            1 => true,
-            var b => throw new SnapshotFormatException($"Invalid boolean byte {b} at offset {_position - 1}."),
-        };
-
-        public long Fixed64()
-        {
-            Need(sizeof(long));
-            var value = BinaryPrimitives.ReadInt64LittleEndian(_data[_position..]);
-            _position += sizeof(long);
-            return value;
-        }
-
-        public double Double()
-        {
-            Need(sizeof(double));
-            var value = BinaryPrimitives.ReadDoubleLittleEndian(_data[_position..]);
-            _position += sizeof(double);
-            return value;
-        }
-
-        public ulong VarULong()
-        {
-            ulong result = 0;
-            for (var shift = 0; shift < 64; shift += 7)
-            {
-                var b = Byte();
-                result |= (ulong)(b & 0x7F) << shift;
-                if (b < 0x80)
-                {
-                    return result;
-                }
-            }
-
-            throw new SnapshotFormatException($"Varint longer than 10 bytes at offset {_position}.");
-        }
-
-        public uint VarUInt()
-        {
-            var value = VarULong();
-            return value <= uint.MaxValue ? (uint)value : throw new SnapshotFormatException($"Varint {value} out of range at offset {_position}.");
-        }
-
-        public long VarLong() => UnZigZag(VarULong());
-
-        public int VarInt()
-        {
-            var value = VarLong();
-            return value is >= int.MinValue and <= int.MaxValue
-                ? (int)value
-                : throw new SnapshotFormatException($"Enum number {value} out of range at offset {_position}.");
-        }
-
-        public AccessDeniedReason? NullableReason()
-        {
-            var raw = VarULong();
-            if (raw == 0)
-            {
-                return null;
-            }
-
-            var value = UnZigZag(raw - 1);
-            return value is >= int.MinValue and <= int.MaxValue
-                ? (AccessDeniedReason)(int)value
-                : throw new SnapshotFormatException($"Enum number {value} out of range at offset {_position}.");
-        }
-
-        /// <summary>An element count, bounded by the bytes left so corrupt input cannot request a huge allocation.</summary>
-        public int Count(int minItemBytes)
-        {
-            var count = VarUInt();
-            return count <= (uint)(Remaining / minItemBytes)
-                ? (int)count
-                : throw new SnapshotFormatException($"Element count {count} exceeds the remaining {Remaining} bytes at offset {_position}.");
-        }
-
-        public string String()
-        {
-            var length = VarUInt();
-            if (length > (uint)Remaining)
-            {
-                throw new SnapshotFormatException($"String of {length} bytes runs past the end ({Remaining} left) at offset {_position}.");
-            }
-
-            try
-            {
-                var value = StrictUtf8.GetString(_data.Slice(_position, (int)length));
-                _position += (int)length;
-                return value;
-            }
-            catch (DecoderFallbackException ex)
-            {
-                throw new SnapshotFormatException($"Invalid UTF-8 string at offset {_position}.", ex);
-            }
-        }
-
-        private readonly void Need(int bytes)
-        {
-            if (_data.Length - _position < bytes)
-            {
-                throw new SnapshotFormatException($"Snapshot truncated: needed {bytes} bytes at offset {_position}, {_data.Length - _position} left.");
-            }
-        }
-    }
-}
-
-/// <summary>The bytes are not a valid encoded snapshot (corrupt, truncated, or of an unknown format version).</summary>
-public sealed class SnapshotFormatException : FormatException
-{
-    public SnapshotFormatException()
-    {
-    }
-
-    public SnapshotFormatException(string message)
-        : base(message)
-    {
-    }
-
-    public SnapshotFormatException(string message, Exception innerException)
-        : base(message, innerException)
-    {
+        var value = SpanReader.UnZigZag(raw - 1);
+        return value is >= int.MinValue and <= int.MaxValue
+            ? (AccessDeniedReason)(int)value
+            : throw new SnapshotFormatException($"Enum number {value} out of range at offset {r.Position}.");
     }
 }

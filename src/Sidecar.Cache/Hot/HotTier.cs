@@ -148,14 +148,6 @@ public sealed class HotTier
         return false;
     }
 
-    public void Clear()
-    {
-        foreach (var key in _entries.Keys)
-        {
-            Remove(key);
-        }
-    }
-
     /// <summary>Publishes <paramref name="snapshot"/> in <paramref name="entry"/> and moves the byte total by the size change. Caller holds the entry's lock.</summary>
     private void Account(Entry entry, CustomerSnapshot snapshot)
     {

@@ -5,86 +5,89 @@ using StackExchange.Redis;
 
 namespace Sidecar.Cache.Redis;
 
-/// <summary>Log lines of the Redis tier and the distributed refetch (event ids 2100–2149). Never the password.</summary>
+/// <summary>
+/// Log lines of the Redis connection, tier and distributed refetch (event ids 2200–2299; the FASTER tier has
+/// 2100–2199). Never the password.
+/// </summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Information,
         Message = "Connecting to Redis at {Endpoint} (db {Db}, tls {Tls}, prefix '{Prefix}')")]
     public static partial void Connecting(ILogger logger, string endpoint, int db, bool tls, string prefix);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning,
         Message = "Redis at {Endpoint} is not reachable at start-up; continuing without it and reconnecting in the background")]
     public static partial void NotConnectedAtStart(ILogger logger, string endpoint);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning,
         Message = "Redis connection lost ({ConnectionType} to {Endpoint}): {FailureType}; reads answer as misses until it is back")]
     public static partial void ConnectionFailed(ILogger logger, ConnectionType connectionType, EndPoint? endpoint, ConnectionFailureType failureType);
 
-    [LoggerMessage(EventId = 2103, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Information,
         Message = "Redis connection restored ({ConnectionType} to {Endpoint})")]
     public static partial void ConnectionRestored(ILogger logger, ConnectionType connectionType, EndPoint? endpoint);
 
-    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Warning,
         Message = "Redis {Operation} for {CacheKey} failed and was ignored: {ErrorType}: {ErrorMessage} ({Suppressed} similar errors not logged)")]
     public static partial void OperationFailed(ILogger logger, string operation, CustomerKey cacheKey, string errorType, string errorMessage, int suppressed);
 
-    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2205, Level = LogLevel.Warning,
         Message = "Redis is not connected: {Operation} for {CacheKey} ignored ({Suppressed} similar not logged)")]
     public static partial void NotConnected(ILogger logger, string operation, CustomerKey cacheKey, int suppressed);
 
-    [LoggerMessage(EventId = 2106, Level = LogLevel.Error,
+    [LoggerMessage(EventId = 2206, Level = LogLevel.Error,
         Message = "Redis key {RedisKey} holds a value that is not valid Stigg cache JSON; treated as a miss: {Error}")]
     public static partial void CorruptValue(ILogger logger, string redisKey, string error);
 
-    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2207, Level = LogLevel.Warning,
         Message = "Redis usage key {RedisKey} or its timestamp is missing; the customer entry is treated as a miss")]
     public static partial void UsageMissing(ILogger logger, string redisKey);
 
-    [LoggerMessage(EventId = 2108, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 2208, Level = LogLevel.Debug,
         Message = "Cache data timestamp is after message timestamp: {RedisKey} keeps {StoredTimestamp}, write of {MessageTimestamp} skipped")]
     public static partial void WriteSkippedOlder(ILogger logger, string redisKey, long storedTimestamp, long messageTimestamp);
 
-    [LoggerMessage(EventId = 2109, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 2209, Level = LogLevel.Debug,
         Message = "Usage update for {CacheKey} skipped: the customer is not in Redis")]
     public static partial void UsageSkippedCustomerAbsent(ILogger logger, CustomerKey cacheKey);
 
-    [LoggerMessage(EventId = 2110, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2210, Level = LogLevel.Warning,
         Message = "Redis lock {LockKey} stayed taken through every retry; the write for {CacheKey} was skipped")]
     public static partial void WriteLockBusy(ILogger logger, string lockKey, CustomerKey cacheKey);
 
-    [LoggerMessage(EventId = 2111, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2211, Level = LogLevel.Warning,
         Message = "Redis write for {CacheKey} lost every optimistic retry to concurrent writers and was skipped")]
     public static partial void WriteConflict(ILogger logger, CustomerKey cacheKey);
 
-    [LoggerMessage(EventId = 2120, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 2220, Level = LogLevel.Debug,
         Message = "Another sidecar is fetching {CacheKey}; waiting up to {TimeoutMs} ms for its notification")]
     public static partial void RefetchWaiting(ILogger logger, CustomerKey cacheKey, double timeoutMs);
 
-    [LoggerMessage(EventId = 2121, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 2221, Level = LogLevel.Debug,
         Message = "This sidecar won the refetch lock for {CacheKey}")]
     public static partial void RefetchWon(ILogger logger, CustomerKey cacheKey);
 
-    [LoggerMessage(EventId = 2122, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2222, Level = LogLevel.Warning,
         Message = "No refetch notification for {CacheKey} within {TimeoutMs} ms; fetching it here")]
     public static partial void RefetchWaitTimedOut(ILogger logger, CustomerKey cacheKey, double timeoutMs);
 
-    [LoggerMessage(EventId = 2123, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2223, Level = LogLevel.Warning,
         Message = "The sidecar fetching {CacheKey} reported an error: {Error}")]
     public static partial void RefetchRemoteError(ILogger logger, CustomerKey cacheKey, string error);
 
-    [LoggerMessage(EventId = 2124, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2224, Level = LogLevel.Warning,
         Message = "Distributed refetch coordination for {CacheKey} unavailable ({Reason}); fetching directly ({Suppressed} similar not logged)")]
     public static partial void RefetchCoordinationUnavailable(ILogger logger, CustomerKey cacheKey, string reason, int suppressed);
 
-    [LoggerMessage(EventId = 2125, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2225, Level = LogLevel.Warning,
         Message = "The refetch lock {LockKey} expired or was taken over while the fetch was still running")]
     public static partial void RefetchLockLost(ILogger logger, string lockKey);
 
-    [LoggerMessage(EventId = 2126, Level = LogLevel.Debug,
+    [LoggerMessage(EventId = 2226, Level = LogLevel.Debug,
         Message = "Notified that {CacheKey} was stored, but reading it back from Redis missed; fetching it here")]
     public static partial void RefetchReadBackMissed(ILogger logger, CustomerKey cacheKey);
 
-    [LoggerMessage(EventId = 2127, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2227, Level = LogLevel.Warning,
         Message = "Could not publish the refetch result for {CacheKey}; waiting sidecars will time out and fetch themselves: {ErrorType}: {ErrorMessage}")]
     public static partial void RefetchPublishFailed(ILogger logger, CustomerKey cacheKey, string errorType, string errorMessage);
 }

@@ -18,49 +18,69 @@ namespace Sidecar.Cache.Redis;
 /// fails, the caller's fetch runs directly; Stigg's SDK would throw "Redis is not connected" and serve the fallback
 /// instead. A waiter that was told the entry is stored but cannot read it back also fetches itself.
 /// </remarks>
-public sealed class RedisFetchCoordinator
+public sealed class RedisFetchCoordinator : IFetchCoordinator
 {
     private const string RemoteErrorPrefix = "A remote execution encountered error: ";
     private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    private readonly RedisConnection _connection;
     private readonly RedisTier _tier;
+    private readonly RedisSnapshotReader _reader;
+    private readonly TimeSpan _waitTimeout;
     private readonly LogThrottle _unavailableLogs;
 
-    public RedisFetchCoordinator(RedisTier tier)
-    {
-        ArgumentNullException.ThrowIfNull(tier);
-        _tier = tier;
-        _unavailableLogs = new LogThrottle(tier.Time, LogInterval);
-    }
-
-    /// <summary>
-    /// Runs <paramref name="fetchAndStore"/> in at most one sidecar at a time for <paramref name="key"/>; the others
-    /// wait for its notification and read the stored entry from Redis.
-    /// </summary>
-    /// <param name="key">The entry that missed.</param>
-    /// <param name="fetchAndStore">Fetches from the Edge/API and stores the result in the tiers (this Redis tier
-    /// included), returning it.</param>
+    /// <param name="connection">The sidecar's Redis connection (shared with its <see cref="RedisTier"/>).</param>
+    /// <param name="tier">The tier a fetched snapshot is stored in before the other sidecars are told.</param>
     /// <param name="waitTimeout">How long a waiter waits for the notification: the entitlements timeout plus a
     /// 500 ms buffer in Stigg. Past it, the waiter fetches itself.</param>
+    public RedisFetchCoordinator(RedisConnection connection, RedisTier tier, TimeSpan waitTimeout)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(tier);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(waitTimeout, TimeSpan.Zero);
+        _connection = connection;
+        _tier = tier;
+        _reader = new RedisSnapshotReader(connection);
+        _waitTimeout = waitTimeout;
+        _unavailableLogs = new LogThrottle(connection.Time, LogInterval);
+    }
+
+    /// <inheritdoc/>
+    public ISnapshotTier SharedTier => _tier;
+
+    /// <summary>
+    /// Runs <paramref name="fetch"/> in at most one sidecar at a time for <paramref name="key"/> and stores its result
+    /// in Redis before telling the others, which wait for the notification and read the stored entry.
+    /// </summary>
+    /// <param name="key">The entry that missed.</param>
+    /// <param name="fetch">Fetches from the source (the Edge/API).</param>
     /// <param name="cancellationToken">Cancels the wait or the fetch.</param>
     /// <returns>The snapshot this call fetched or that another sidecar stored. Never null: every path that cannot
-    /// produce one from Redis runs <paramref name="fetchAndStore"/> itself.</returns>
+    /// produce one from Redis fetches itself (and stores what it fetched).</returns>
     /// <exception cref="RedisRemoteFetchException">The sidecar that held the lock reported that its fetch failed.</exception>
-    /// <remarks>Exceptions of <paramref name="fetchAndStore"/> propagate (after being published to the waiters).</remarks>
+    /// <remarks>Exceptions of <paramref name="fetch"/> propagate (after being published to the waiters).</remarks>
     public async Task<CustomerSnapshot> FetchOnceAsync(
         CustomerKey key,
-        Func<CancellationToken, Task<CustomerSnapshot>> fetchAndStore,
-        TimeSpan waitTimeout,
+        Func<CancellationToken, Task<CustomerSnapshot>> fetch,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(fetchAndStore);
-        if (!_tier.IsConnected)
+        ArgumentNullException.ThrowIfNull(fetch);
+
+        // Whoever fetches stores in Redis before answering, so a notification always finds the entry stored.
+        async Task<CustomerSnapshot> fetchAndStore(CancellationToken ct)
+        {
+            var snapshot = await fetch(ct).ConfigureAwait(false);
+            await _tier.WriteAsync(snapshot, ct).ConfigureAwait(false);
+            return snapshot;
+        }
+
+        if (!_connection.IsConnected)
         {
             return await FetchDirectlyAsync(key, "not connected", fetchAndStore, cancellationToken).ConfigureAwait(false);
         }
 
-        var keys = _tier.Keys;
+        var keys = _connection.Keys;
         var channel = RedisChannel.Literal(keys.RefetchChannel(key));
         var lockKey = keys.RefetchLock(key);
         var token = RedisLocks.NewToken();
@@ -68,10 +88,10 @@ public sealed class RedisFetchCoordinator
         // Subscribe before trying the lock, so the winner's notification cannot slip by between the two.
         ChannelMessageQueue queue;
         bool won;
-        var subscribing = _tier.Multiplexer.GetSubscriber().SubscribeAsync(channel);
+        var subscribing = _connection.Multiplexer.GetSubscriber().SubscribeAsync(channel);
         try
         {
-            queue = await subscribing.WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+            queue = await subscribing.WaitAsync(_connection.Options.OperationTimeout, _connection.Time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -85,15 +105,15 @@ public sealed class RedisFetchCoordinator
             return await FetchDirectlyAsync(key, Describe(ex), fetchAndStore, cancellationToken).ConfigureAwait(false);
         }
 
-        var locking = RedisLocks.TryTakeAsync(_tier.Database, lockKey, token);
+        var locking = RedisLocks.TryTakeAsync(_connection.Database, lockKey, token);
         try
         {
-            won = await locking.WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+            won = await locking.WaitAsync(_connection.Options.OperationTimeout, _connection.Time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             // A late success would hold the lock for 5 s with nobody fetching: release it as soon as it lands.
-            var database = _tier.Database;
+            var database = _connection.Database;
             _ = locking.ContinueWith(
                 t => t.Result ? RedisLocks.ReleaseAsync(database, lockKey, token) : Task.FromResult(false),
                 CancellationToken.None,
@@ -117,8 +137,8 @@ public sealed class RedisFetchCoordinator
         string? message;
         try
         {
-            Log.RefetchWaiting(_tier.Logger, key, waitTimeout.TotalMilliseconds);
-            message = await WaitForNotificationAsync(queue, waitTimeout, cancellationToken).ConfigureAwait(false);
+            Log.RefetchWaiting(_connection.Logger, key, _waitTimeout.TotalMilliseconds);
+            message = await WaitForNotificationAsync(queue, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -127,22 +147,22 @@ public sealed class RedisFetchCoordinator
 
         if (message is null)
         {
-            Log.RefetchWaitTimedOut(_tier.Logger, key, waitTimeout.TotalMilliseconds);
+            Log.RefetchWaitTimedOut(_connection.Logger, key, _waitTimeout.TotalMilliseconds);
             return await fetchAndStore(cancellationToken).ConfigureAwait(false);
         }
 
         if (ParseError(message) is { } error)
         {
-            Log.RefetchRemoteError(_tier.Logger, key, error);
+            Log.RefetchRemoteError(_connection.Logger, key, error);
             throw new RedisRemoteFetchException(RemoteErrorPrefix + error);
         }
 
-        if (await _tier.ReadAsync(key, cancellationToken).ConfigureAwait(false) is { } stored)
+        if (await _connection.RunAsync("read", key, () => _reader.ReadAsync(key), cancellationToken).ConfigureAwait(false) is { } stored)
         {
             return stored;
         }
 
-        Log.RefetchReadBackMissed(_tier.Logger, key);
+        Log.RefetchReadBackMissed(_connection.Logger, key);
         return await fetchAndStore(cancellationToken).ConfigureAwait(false);
     }
 
@@ -188,7 +208,7 @@ public sealed class RedisFetchCoordinator
         Func<CancellationToken, Task<CustomerSnapshot>> fetchAndStore,
         CancellationToken cancellationToken)
     {
-        Log.RefetchWon(_tier.Logger, key);
+        Log.RefetchWon(_connection.Logger, key);
         using var stopExtending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var extender = KeepLockAsync(lockKey, token, stopExtending.Token);
         try
@@ -208,13 +228,13 @@ public sealed class RedisFetchCoordinator
             await extender.ConfigureAwait(false);
             try
             {
-                await RedisLocks.ReleaseAsync(_tier.Database, lockKey, token)
-                    .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, CancellationToken.None).ConfigureAwait(false);
+                await RedisLocks.ReleaseAsync(_connection.Database, lockKey, token)
+                    .WaitAsync(_connection.Options.OperationTimeout, _connection.Time, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 // It expires by itself within 5 s.
-                _tier.ReportFailure("refetch lock release", key, ex);
+                _connection.ReportFailure("refetch lock release", key, ex);
             }
         }
     }
@@ -225,7 +245,7 @@ public sealed class RedisFetchCoordinator
     /// </summary>
     private async Task KeepLockAsync(string lockKey, string token, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(RedisLocks.Duration / 3, _tier.Time);
+        using var timer = new PeriodicTimer(RedisLocks.Duration / 3, _connection.Time);
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -233,8 +253,8 @@ public sealed class RedisFetchCoordinator
                 bool extended;
                 try
                 {
-                    extended = await RedisLocks.TryExtendAsync(_tier.Database, lockKey, token)
-                        .WaitAsync(_tier.Options.OperationTimeout, _tier.Time, cancellationToken).ConfigureAwait(false);
+                    extended = await RedisLocks.TryExtendAsync(_connection.Database, lockKey, token)
+                        .WaitAsync(_connection.Options.OperationTimeout, _connection.Time, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -244,7 +264,7 @@ public sealed class RedisFetchCoordinator
 
                 if (!extended)
                 {
-                    Log.RefetchLockLost(_tier.Logger, lockKey);
+                    Log.RefetchLockLost(_connection.Logger, lockKey);
                     return;
                 }
             }
@@ -255,14 +275,14 @@ public sealed class RedisFetchCoordinator
         }
     }
 
-    private async Task<string?> WaitForNotificationAsync(ChannelMessageQueue queue, TimeSpan waitTimeout, CancellationToken cancellationToken)
+    private async Task<string?> WaitForNotificationAsync(ChannelMessageQueue queue, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(waitTimeout, _tier.Time);
+        using var timeout = new CancellationTokenSource(_waitTimeout, _connection.Time);
         using var connectionLost = new CancellationTokenSource();
 
         // A dropped connection means the notification may never arrive: stop waiting and fetch here.
         void OnFailed(object? sender, ConnectionFailedEventArgs e) => connectionLost.Cancel();
-        _tier.Multiplexer.ConnectionFailed += OnFailed;
+        _connection.Multiplexer.ConnectionFailed += OnFailed;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, connectionLost.Token);
         try
         {
@@ -279,7 +299,7 @@ public sealed class RedisFetchCoordinator
         }
         finally
         {
-            _tier.Multiplexer.ConnectionFailed -= OnFailed;
+            _connection.Multiplexer.ConnectionFailed -= OnFailed;
         }
     }
 
@@ -287,12 +307,12 @@ public sealed class RedisFetchCoordinator
     {
         try
         {
-            await _tier.Multiplexer.GetSubscriber().PublishAsync(channel, payload)
-                .WaitAsync(_tier.Options.OperationTimeout, _tier.Time).ConfigureAwait(false);
+            await _connection.Multiplexer.GetSubscriber().PublishAsync(channel, payload)
+                .WaitAsync(_connection.Options.OperationTimeout, _connection.Time).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            Log.RefetchPublishFailed(_tier.Logger, key, ex is TimeoutException ? "Timeout" : ex.GetType().Name, _tier.Redact(ex.Message));
+            Log.RefetchPublishFailed(_connection.Logger, key, RedisConnection.ErrorType(ex), _connection.Redact(ex.Message));
         }
     }
 
@@ -304,7 +324,7 @@ public sealed class RedisFetchCoordinator
     {
         if (_unavailableLogs.TryEnter(out var suppressed))
         {
-            Log.RefetchCoordinationUnavailable(_tier.Logger, key, reason, suppressed);
+            Log.RefetchCoordinationUnavailable(_connection.Logger, key, reason, suppressed);
         }
 
         return await fetchAndStore(cancellationToken).ConfigureAwait(false);
@@ -314,7 +334,7 @@ public sealed class RedisFetchCoordinator
     {
         try
         {
-            await queue.UnsubscribeAsync().WaitAsync(_tier.Options.OperationTimeout, _tier.Time).ConfigureAwait(false);
+            await queue.UnsubscribeAsync().WaitAsync(_connection.Options.OperationTimeout, _connection.Time).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -323,5 +343,5 @@ public sealed class RedisFetchCoordinator
     }
 
     private string Describe(Exception ex) =>
-        (ex is TimeoutException ? "Timeout" : ex.GetType().Name) + ": " + _tier.Redact(ex.Message);
+        RedisConnection.ErrorType(ex) + ": " + _connection.Redact(ex.Message);
 }

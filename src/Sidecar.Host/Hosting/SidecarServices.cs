@@ -42,7 +42,7 @@ internal static class SidecarServices
             case SourceMode.Stigg:
                 services.AddSingleton(settings.Stigg!);
                 services.AddSingleton(sp => new StiggApiClient(settings.Stigg!, sp.GetRequiredService<ILogger<StiggApiClient>>(), time));
-                services.AddSingleton<IEntitlementsSource>(sp => new StiggSource(sp.GetRequiredService<StiggApiClient>(), time));
+                services.AddSingleton<IEntitlementsSource>(sp => new StiggSource(sp.GetRequiredService<StiggApiClient>()));
                 services.AddHostedService<ApiKeyCheck>();
                 if (settings.Stigg!.WsEnabled)
                 {

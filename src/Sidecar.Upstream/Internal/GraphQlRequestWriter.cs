@@ -119,6 +119,21 @@ internal static class GraphQlRequestWriter
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>The <c>complete</c> frame that ends subscription <paramref name="id"/> from the client's side.</summary>
+    public static byte[] Complete(string id)
+    {
+        var buffer = new ArrayBufferWriter<byte>(id.Length + 32);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id);
+            w.WriteString("type", "complete");
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>The <c>connection_init</c> frame: the SDK's headers travel in the payload (§3.1).</summary>
     public static byte[] ConnectionInit(IEnumerable<KeyValuePair<string, string>> headers)
     {

@@ -8,6 +8,21 @@ namespace Sidecar.Cache.Tests.Faster;
 
 public sealed class SnapshotCodecTests
 {
+    // Format version 1 as written by every release so far: records on disk must keep decoding, so these never change.
+    private const string FullVersion1Hex =
+        "010068E5CF8B010000A2A0ABFEF9620461636D65010B776F726B73706163652D310D02FF7F0D666561747572652D7365"
+        + "617473040609536561747320E29C9304736561740573656174730000000000803940000000000000D0BF030161000BC3"
+        + "BC6EC3AF63C3B864C3A912FE9FABFEF962FC9FABFEF9620980F8D4C4F26280C881B881630880C0E285E3680B63726564"
+        + "6974732D757364FCA9F1D24D62503FC8080B666561747572652D6F64649A0105000000000000F07FFFFFFFFFFFFFEF7F"
+        + "00C601FFFFFFFFFFFFFFFFFF01FEFFFFFFFFFFFFFFFF015401FF010B637265646974732D75736407446F6C6C6172730F"
+        + "5072657061696420637265646974730663726564697407637265646974730000000000408F40000000000080294018FA"
+        + "9FABFEF962F89FABFEF96280F0D7F1886380E0998DCC6E";
+
+    private const string SmallVersion1Hex =
+        "010068E5CF8B01000080A0ABFEF9620461636D650000020811666561747572652D6170692D63616C6C73040400000000"
+        + "00408F4000000000000029400080A0ABFEF96282A0ABFEF962000B666561747572652D73736F02000000000000000000"
+        + "00000000";
+
     [Fact]
     public void Serialize_SnapshotWithEveryFieldSet_RoundTripsEveryField()
     {
@@ -71,6 +86,17 @@ public sealed class SnapshotCodecTests
 
         Assert.Equal(SnapshotCodec.Serialize(snapshot), writer.WrittenSpan.ToArray());
         Assert.Equal(writer.WrittenCount, written);
+    }
+
+    [Fact]
+    public void Serialize_KnownSnapshots_AreFormatVersion1ByteForByte()
+    {
+        var small = Snapshots.Small("acme", 1_700_000_000_000, usage: 12.5, usageAt: 1_700_000_000_001);
+
+        Assert.Equal(FullVersion1Hex, Convert.ToHexString(SnapshotCodec.Serialize(Snapshots.Full())));
+        Assert.Equal(SmallVersion1Hex, Convert.ToHexString(SnapshotCodec.Serialize(small)));
+        Snapshots.AssertSame(Snapshots.Full(), SnapshotCodec.Deserialize(Convert.FromHexString(FullVersion1Hex)));
+        Snapshots.AssertSame(small, SnapshotCodec.Deserialize(Convert.FromHexString(SmallVersion1Hex)));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace Sidecar.Cache.Tests.Redis;
 public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : IClassFixture<RedisServerFixture>
 {
     private const long Version = 1_746_000_000_000;
-    private const int WaitingEvent = 2120;
+    private const int WaitingEvent = 2220;
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan EntitlementsWait = TimeSpan.FromMilliseconds(10_500);
     private static readonly CustomerKey Acme = new("acme", null);
@@ -20,26 +20,25 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     {
         await using var kit = await CreateAsync(fixture.Server);
         var (loggerA, loggerB) = (new CapturingLogger(), new CapturingLogger());
-        var tierA = await kit.TierAsync(logger: loggerA);
-        var tierB = await kit.TierAsync(logger: loggerB);
-        var coordinatorA = new RedisFetchCoordinator(tierA);
-        var coordinatorB = new RedisFetchCoordinator(tierB);
+        var (connectionA, connectionB) = (await kit.ConnectAsync(logger: loggerA), await kit.ConnectAsync(logger: loggerB));
+        var (tierA, tierB) = (new RedisTier(connectionA), new RedisTier(connectionB));
+        var coordinatorA = new RedisFetchCoordinator(connectionA, tierA, EntitlementsWait);
+        var coordinatorB = new RedisFetchCoordinator(connectionB, tierB, EntitlementsWait);
         var notifications = await kit.Raw.GetSubscriber().SubscribeAsync(RedisChannel.Literal(kit.K("refetchEntityEntitlementsAfterCacheMiss:acme")));
 
         var fetches = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Func<CancellationToken, Task<CustomerSnapshot>> FetchInto(RedisTier tier) => async ct =>
+        async Task<CustomerSnapshot> Fetch(CancellationToken ct)
         {
             Interlocked.Increment(ref fetches);
             await release.Task.WaitAsync(ct);
-            var snapshot = Sample(Acme, Version);
-            await tier.WriteAsync(snapshot, ct);
-            return snapshot;
-        };
+            return Sample(Acme, Version);
+        }
 
-        // Both miss at once; whichever loses the lock reports that it waits for the other's notification.
-        var first = Task.Run(() => coordinatorA.FetchOnceAsync(Acme, FetchInto(tierA), EntitlementsWait, CancellationToken.None));
-        var second = Task.Run(() => coordinatorB.FetchOnceAsync(Acme, FetchInto(tierB), EntitlementsWait, CancellationToken.None));
+        // Both miss at once; whichever loses the lock reports that it waits for the other's notification. The winner
+        // stores what it fetched in Redis itself before it notifies.
+        var first = Task.Run(() => coordinatorA.FetchOnceAsync(Acme, Fetch, CancellationToken.None));
+        var second = Task.Run(() => coordinatorB.FetchOnceAsync(Acme, Fetch, CancellationToken.None));
         await Task.WhenAny(loggerA.WaitForEventAsync(WaitingEvent, Guard), loggerB.WaitForEventAsync(WaitingEvent, Guard)).Unwrap();
         Assert.False(await kit.Db.KeyExistsAsync(kit.K("c_acme"))); // nothing stored before the winner's fetch completes
         release.SetResult();
@@ -65,15 +64,15 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     {
         await using var kit = await CreateAsync(fixture.Server);
         var loggerB = new CapturingLogger();
-        var tierA = await kit.TierAsync();
-        var tierB = await kit.TierAsync(logger: loggerB);
+        var connectionA = await kit.ConnectAsync();
+        var connectionB = await kit.ConnectAsync(logger: loggerB);
         var key = new CustomerKey("acme", "ws-1");
         var notifications = await kit.Raw.GetSubscriber().SubscribeAsync(RedisChannel.Literal(kit.K("refetchEntityEntitlementsAfterCacheMiss:acme:ws-1")));
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var waiterFetches = 0;
 
-        var winner = new RedisFetchCoordinator(tierA).FetchOnceAsync(
+        var winner = new RedisFetchCoordinator(connectionA, new RedisTier(connectionA), EntitlementsWait).FetchOnceAsync(
             key,
             async ct =>
             {
@@ -81,18 +80,16 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
                 await release.Task.WaitAsync(ct);
                 throw new InvalidOperationException("edge down");
             },
-            EntitlementsWait,
             CancellationToken.None);
         await started.Task.WaitAsync(Guard);
         Assert.True(await kit.Db.KeyExistsAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme:ws-1")));
-        var waiter = new RedisFetchCoordinator(tierB).FetchOnceAsync(
+        var waiter = new RedisFetchCoordinator(connectionB, new RedisTier(connectionB), EntitlementsWait).FetchOnceAsync(
             key,
             _ =>
             {
                 Interlocked.Increment(ref waiterFetches);
                 return Task.FromResult(Sample(key, Version));
             },
-            EntitlementsWait,
             CancellationToken.None);
         await loggerB.WaitForEventAsync(WaitingEvent, Guard);
         release.SetResult();
@@ -111,25 +108,24 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     public async Task FetchOnceAsync_LockHeldAndNoNotification_FetchesItselfAfterTheWait()
     {
         await using var kit = await CreateAsync(fixture.Server);
-        var tier = await kit.TierAsync();
+        var connection = await kit.ConnectAsync();
 
         // A sidecar that took the lock and then died: nobody will publish.
         Assert.True(await kit.Db.StringSetAsync(kit.K("refetchEntityEntitlementsAfterCacheMiss-acme"), "dead-sidecar", TimeSpan.FromSeconds(30)));
         var fetches = 0;
 
-        var result = await new RedisFetchCoordinator(tier).FetchOnceAsync(
+        var result = await new RedisFetchCoordinator(connection, new RedisTier(connection), TimeSpan.FromMilliseconds(300)).FetchOnceAsync(
             Acme,
             _ =>
             {
                 Interlocked.Increment(ref fetches);
                 return Task.FromResult(Sample(Acme, Version));
             },
-            TimeSpan.FromMilliseconds(300),
             CancellationToken.None).WaitAsync(Guard);
 
         Assert.Equal(1, fetches);
         Assert.Equal(Version, result.EntitlementsTimestamp);
-        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2122);
+        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2222);
         Assert.Equal("dead-sidecar", await kit.GetAsync("refetchEntityEntitlementsAfterCacheMiss-acme")); // not ours to release
     }
 
@@ -138,14 +134,16 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     {
         await using var kit = await CreateAsync(fixture.Server);
         var loggerB = new CapturingLogger();
-        var tierA = await kit.TierAsync();
-        var tierB = await kit.TierAsync(logger: loggerB);
+        var connectionA = await kit.ConnectAsync();
+        var connectionB = await kit.ConnectAsync(logger: loggerB);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var fetches = 0;
 
-        // The winner fetches but does not store (say its write was dropped), then notifies success.
-        var winner = new RedisFetchCoordinator(tierA).FetchOnceAsync(
+        // The winner's write lands where the waiter cannot read it (say it was dropped), then it notifies success.
+        await using var elsewhere = await CreateAsync(fixture.Server);
+        var lostWrites = new RedisTier(await elsewhere.ConnectAsync());
+        var winner = new RedisFetchCoordinator(connectionA, lostWrites, EntitlementsWait).FetchOnceAsync(
             Acme,
             async ct =>
             {
@@ -154,17 +152,15 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
                 await release.Task.WaitAsync(ct);
                 return Sample(Acme, Version);
             },
-            EntitlementsWait,
             CancellationToken.None);
         await started.Task.WaitAsync(Guard);
-        var waiter = new RedisFetchCoordinator(tierB).FetchOnceAsync(
+        var waiter = new RedisFetchCoordinator(connectionB, new RedisTier(connectionB), EntitlementsWait).FetchOnceAsync(
             Acme,
             _ =>
             {
                 Interlocked.Increment(ref fetches);
                 return Task.FromResult(Sample(Acme, Version + 1));
             },
-            EntitlementsWait,
             CancellationToken.None);
         await loggerB.WaitForEventAsync(WaitingEvent, Guard);
         release.SetResult();
@@ -172,19 +168,19 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         Assert.Equal(Version, (await winner.WaitAsync(Guard)).EntitlementsTimestamp);
         Assert.Equal(Version + 1, (await waiter.WaitAsync(Guard)).EntitlementsTimestamp);
         Assert.Equal(2, fetches);
-        Assert.Contains(loggerB.Entries, e => e.EventId.Id == 2126);
+        Assert.Contains(loggerB.Entries, e => e.EventId.Id == 2226);
     }
 
     [Fact]
     public async Task FetchOnceAsync_SlowFetch_KeepsExtendingTheLock()
     {
         await using var kit = await CreateAsync(fixture.Server);
-        var tier = await kit.TierAsync();
+        var connection = await kit.ConnectAsync();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var lockKey = kit.K("refetchEntityEntitlementsAfterCacheMiss-acme");
 
-        var fetch = new RedisFetchCoordinator(tier).FetchOnceAsync(
+        var fetch = new RedisFetchCoordinator(connection, new RedisTier(connection), EntitlementsWait).FetchOnceAsync(
             Acme,
             async ct =>
             {
@@ -192,7 +188,6 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
                 await release.Task.WaitAsync(ct);
                 return Sample(Acme, Version);
             },
-            EntitlementsWait,
             CancellationToken.None);
         await started.Task.WaitAsync(Guard);
 

@@ -26,8 +26,9 @@ public sealed class RedisOutageTests
     {
         await using var server = await RedisServer.StartAsync(Password);
         await using var kit = await CreateAsync(server, Password);
-        var tier = await kit.TierAsync(operationTimeout: OperationTimeout);
-        var coordinator = new RedisFetchCoordinator(tier);
+        var connection = await kit.ConnectAsync(operationTimeout: OperationTimeout);
+        var tier = new RedisTier(connection);
+        var coordinator = new RedisFetchCoordinator(connection, tier, TimeSpan.FromSeconds(10.5));
         await EventuallyAsync(() => WriteThenReadAsync(tier, Version), ReconnectDeadline, "a write and read before the outage");
 
         await server.StopAsync();
@@ -47,7 +48,6 @@ public sealed class RedisOutageTests
                 Interlocked.Increment(ref fetches);
                 return Task.FromResult(Sample(Acme, Version + 2));
             },
-            TimeSpan.FromSeconds(10.5),
             CancellationToken.None).WaitAsync(Guard);
         Assert.Equal(1, fetches);
         Assert.Equal(Version + 2, fetched.EntitlementsTimestamp);
@@ -78,10 +78,12 @@ public sealed class RedisOutageTests
             OperationTimeout = OperationTimeout,
         };
 
-        await using var tier = await RedisTier.ConnectAsync(options, logger, TimeProvider.System, CancellationToken.None).WaitAsync(Guard);
+        await using var connection = await RedisConnection.ConnectAsync(options, logger, TimeProvider.System, CancellationToken.None).WaitAsync(Guard);
+        var tier = new RedisTier(connection);
 
+        Assert.False(connection.IsConnected);
         Assert.False(tier.IsConnected);
-        Assert.Contains(logger.Entries, e => e.EventId.Id == 2101);
+        Assert.Contains(logger.Entries, e => e.EventId.Id == 2201);
         Assert.Null(await tier.ReadAsync(Acme, CancellationToken.None).AsTask().WaitAsync(Guard));
         await tier.WriteAsync(Sample(Acme, Version), CancellationToken.None).AsTask().WaitAsync(Guard);
 
@@ -102,6 +104,6 @@ public sealed class RedisOutageTests
     {
         var options = new RedisTierOptions { EnvironmentPrefix = "p", KeysTtlSeconds = 0 };
 
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => RedisTier.ConnectAsync(options, new CapturingLogger(), TimeProvider.System, CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => RedisConnection.ConnectAsync(options, new CapturingLogger(), TimeProvider.System, CancellationToken.None));
     }
 }

@@ -6,7 +6,7 @@ using Stigg.Sidecar.V1;
 
 namespace Sidecar.Cache.Tests.Redis;
 
-/// <summary>Tiers, a raw connection and sample data for one test, isolated by a unique key prefix.</summary>
+/// <summary>Tier connections, a raw connection and sample data for one test, isolated by a unique key prefix.</summary>
 public sealed class RedisTestKit : IAsyncDisposable
 {
     public const long MayFirst = 1_746_057_600_000;   // 2025-05-01T00:00:00Z
@@ -14,7 +14,7 @@ public sealed class RedisTestKit : IAsyncDisposable
     public const long Anchor = 1_735_689_600_000;     // 2025-01-01T00:00:00Z
     public const long UsageTs = 1_746_865_800_000;    // 2025-05-10T08:30:00Z
 
-    private readonly List<RedisTier> _tiers = [];
+    private readonly List<RedisConnection> _connections = [];
 
     private RedisTestKit(RedisServer server, ConnectionMultiplexer raw, string? password)
     {
@@ -59,14 +59,18 @@ public sealed class RedisTestKit : IAsyncDisposable
         ConnectTimeout = TimeSpan.FromSeconds(10),
     };
 
-    /// <summary>A tier on its own connection (= one sidecar), logging to <paramref name="logger"/> or the kit's.</summary>
-    public async Task<RedisTier> TierAsync(int ttl = 604800, CapturingLogger? logger = null, TimeSpan? operationTimeout = null)
+    /// <summary>A connection of its own (= one sidecar), logging to <paramref name="logger"/> or the kit's; closed with the kit.</summary>
+    public async Task<RedisConnection> ConnectAsync(int ttl = 604800, CapturingLogger? logger = null, TimeSpan? operationTimeout = null)
     {
-        var tier = await RedisTier.ConnectAsync(Options(ttl, operationTimeout), logger ?? Logger, TimeProvider.System, CancellationToken.None);
-        Assert.True(tier.IsConnected, "The tier did not connect to the test redis-server.");
-        _tiers.Add(tier);
-        return tier;
+        var connection = await RedisConnection.ConnectAsync(Options(ttl, operationTimeout), logger ?? Logger, TimeProvider.System, CancellationToken.None);
+        _connections.Add(connection);
+        Assert.True(connection.IsConnected, "The connection to the test redis-server did not come up.");
+        return connection;
     }
+
+    /// <summary>A tier on its own connection (= one sidecar), logging to <paramref name="logger"/> or the kit's.</summary>
+    public async Task<RedisTier> TierAsync(int ttl = 604800, CapturingLogger? logger = null, TimeSpan? operationTimeout = null) =>
+        new(await ConnectAsync(ttl, logger, operationTimeout));
 
     public string K(string suffix) => $"{Prefix}:{suffix}";
 
@@ -103,9 +107,9 @@ public sealed class RedisTestKit : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var tier in _tiers)
+        foreach (var connection in _connections)
         {
-            await tier.DisposeAsync();
+            await connection.DisposeAsync();
         }
 
         await Raw.DisposeAsync();

@@ -1,4 +1,5 @@
 using Sidecar.Tests.Shared;
+using Sidecar.Cache.Redis;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
 using static Sidecar.Cache.Tests.Redis.RedisTestKit;
@@ -284,7 +285,7 @@ public sealed class RedisTierReadTests(RedisServerFixture fixture) : IClassFixtu
 
         Assert.Null(await tier.ReadAsync(a, CancellationToken.None));
         Assert.Null(await tier.ReadAsync(b, CancellationToken.None));
-        await kit.Logger.WaitForEventAsync(2107, TimeSpan.FromSeconds(5));
+        await kit.Logger.WaitForEventAsync(2207, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -296,7 +297,7 @@ public sealed class RedisTierReadTests(RedisServerFixture fixture) : IClassFixtu
         await kit.SetAsync("c_bad#timestamp", "10");
 
         Assert.Null(await tier.ReadAsync(new CustomerKey("bad", null), CancellationToken.None));
-        var logged = await kit.Logger.WaitForEventAsync(2106, TimeSpan.FromSeconds(5));
+        var logged = await kit.Logger.WaitForEventAsync(2206, TimeSpan.FromSeconds(5));
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, logged.Level);
         Assert.Contains(kit.K("c_bad"), logged.Message, StringComparison.Ordinal);
     }
@@ -332,5 +333,20 @@ public sealed class RedisTierReadTests(RedisServerFixture fixture) : IClassFixtu
             Assert.Equal(resource, read.Key);
             Assert.Equal(resourceHasEntitlements ? 4 : 0, read.Features.Count);
         }
+    }
+
+    [Fact]
+    public async Task DisposeAsync_SharedConnection_StaysOpenForItsOtherUsers()
+    {
+        await using var kit = await CreateAsync(fixture.Server);
+        var connection = await kit.ConnectAsync();
+        var first = new RedisTier(connection);
+        await first.WriteAsync(Sample(new CustomerKey("acme", null), Version), CancellationToken.None);
+
+        await first.DisposeAsync();
+
+        Assert.True(connection.IsConnected);
+        var second = new RedisTier(connection);
+        Assert.Equal(Version, (await second.ReadAsync(new CustomerKey("acme", null), CancellationToken.None))?.EntitlementsTimestamp);
     }
 }

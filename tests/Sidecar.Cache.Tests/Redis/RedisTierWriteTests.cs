@@ -183,7 +183,7 @@ public sealed class RedisTierWriteTests(RedisServerFixture fixture) : IClassFixt
         Assert.Equal("3000", await kit.GetAsync("c_acme:f_feature-api-calls#timestamp"));
         var read = await tier.ReadAsync(Acme, CancellationToken.None);
         Assert.Equal(500, read?.Features[0].CurrentUsage);
-        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2108);
+        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2208);
 
         await tier.WriteAsync(Sample(Acme, 3000, apiCalls: 700, usageTs: 4000), CancellationToken.None);
 
@@ -265,7 +265,7 @@ public sealed class RedisTierWriteTests(RedisServerFixture fixture) : IClassFixt
         await tier.WriteUsageAsync(Acme, new UsageUpdate(EntitlementRefType.Feature, "feature-api-calls", 10, null, null, UsageTs), CancellationToken.None);
 
         Assert.Empty(await kit.KeysAsync());
-        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2109);
+        Assert.Contains(kit.Logger.Entries, e => e.EventId.Id == 2209);
     }
 
     [Fact]

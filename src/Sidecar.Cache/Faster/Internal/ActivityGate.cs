@@ -10,8 +10,6 @@ internal sealed class ActivityGate
     private int _active;
     private int _closed;
 
-    public bool IsClosed => Volatile.Read(ref _closed) != 0;
-
     public bool TryEnter()
     {
         Interlocked.Increment(ref _active);

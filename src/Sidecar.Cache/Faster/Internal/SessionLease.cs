@@ -48,30 +48,67 @@ internal sealed class SessionLease : IDisposable
         _valueLength = SnapshotCodec.Encode(snapshot, _value);
     }
 
-    /// <summary>Starts a read of the current key; a pending status is finished with CompletePendingWithOutputsAsync.</summary>
-    public Status Read(out ValueBuffer output)
+    /// <summary>Reads the current key; a record on disk completes asynchronously without blocking a thread.</summary>
+    /// <returns>The value (the caller returns its buffer), or default when the key is absent.</returns>
+    public async ValueTask<ValueBuffer> ReadCurrentAsync()
     {
-        var key = SpanByte.FromFixedSpan(_key.AsSpan(0, _keyLength));
-        SpanByte input = default;
-        output = default;
-        return Session.Read(ref key, ref input, ref output);
+        var status = Read(out var output);
+        if (status.IsPending)
+        {
+            // One operation per session at a time, so the iterator yields exactly this read.
+            using var completed = await Session.CompletePendingWithOutputsAsync().ConfigureAwait(false);
+            status = default;
+            while (completed.Next())
+            {
+                status = completed.Current.Status;
+                output = completed.Current.Output;
+            }
+        }
+
+        if (status.Found)
+        {
+            return output;
+        }
+
+        output.Return();
+        if (status.IsFaulted)
+        {
+            throw new IOException("FASTER reported an error reading the record (log I/O failed).");
+        }
+
+        return default;
     }
 
     /// <summary>
     /// Upserts the current key and value. The buffers are pinned for the lease's lifetime, and FASTER copies them
     /// before going asynchronous (waiting for a page flush), so nothing here outlives the call.
     /// </summary>
-    public ValueTask<Store.UpsertAsyncResult<SpanByte, ValueBuffer, Empty>> UpsertAsync()
+    public async ValueTask UpsertCurrentAsync()
     {
-        var key = SpanByte.FromFixedSpan(_key.AsSpan(0, _keyLength));
-        var value = SpanByte.FromFixedSpan(_value.AsSpan(0, _valueLength));
-        return Session.UpsertAsync(ref key, ref value);
+        var result = await Upsert().ConfigureAwait(false);
+        while (result.Status.IsPending)
+        {
+            result = await result.CompleteAsync().ConfigureAwait(false);
+        }
+
+        if (result.Status.IsFaulted)
+        {
+            throw new IOException("FASTER reported an error writing the record.");
+        }
     }
 
-    public ValueTask<Store.DeleteAsyncResult<SpanByte, ValueBuffer, Empty>> DeleteAsync()
+    public async ValueTask DeleteCurrentAsync()
     {
-        var key = SpanByte.FromFixedSpan(_key.AsSpan(0, _keyLength));
-        return Session.DeleteAsync(ref key);
+        var result = await Delete().ConfigureAwait(false);
+        while (result.Status.IsPending)
+        {
+            result = await result.CompleteAsync().ConfigureAwait(false);
+        }
+
+        if (result.Status.IsFaulted)
+        {
+            throw new IOException("FASTER reported an error deleting the record.");
+        }
     }
 
     public void Dispose() => Session.Dispose();
@@ -91,5 +128,26 @@ internal sealed class SessionLease : IDisposable
         }
 
         return length;
+    }
+
+    private Status Read(out ValueBuffer output)
+    {
+        var key = SpanByte.FromFixedSpan(_key.AsSpan(0, _keyLength));
+        SpanByte input = default;
+        output = default;
+        return Session.Read(ref key, ref input, ref output);
+    }
+
+    private ValueTask<Store.UpsertAsyncResult<SpanByte, ValueBuffer, Empty>> Upsert()
+    {
+        var key = SpanByte.FromFixedSpan(_key.AsSpan(0, _keyLength));
+        var value = SpanByte.FromFixedSpan(_value.AsSpan(0, _valueLength));
+        return Session.UpsertAsync(ref key, ref value);
+    }
+
+    private ValueTask<Store.DeleteAsyncResult<SpanByte, ValueBuffer, Empty>> Delete()
+    {
+        var key = SpanByte.FromFixedSpan(_key.AsSpan(0, _keyLength));
+        return Session.DeleteAsync(ref key);
     }
 }
