@@ -8,7 +8,8 @@ namespace Sidecar.Testing;
 
 /// <summary>
 /// A real <c>redis-server</c> on a loopback port it has bound, without persistence. Fails (never skips) when the
-/// binary is missing. Can be stopped and started again on the same port to simulate an outage.
+/// binary is missing. Can be stopped and started again on the same port to simulate an outage (or, stopped first,
+/// a Redis that is not running yet where a client is pointed).
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -37,8 +38,7 @@ public sealed class RedisServer : IAsyncDisposable
     public static Task<RedisServer> StartAsync(string? password = null) =>
         LoopbackPort.StartAsync(port => StartOnPortAsync(port, password), "redis-server");
 
-    /// <summary>Starts a server on a given port (e.g. one a client is already trying to reach). No retry: the port is the point.</summary>
-    public static async Task<RedisServer> StartOnPortAsync(int port, string? password = null)
+    private static async Task<RedisServer> StartOnPortAsync(int port, string? password)
     {
         var server = new RedisServer(port, password);
         try
