@@ -11,6 +11,9 @@ public sealed record LogEntry(LogLevel Level, EventId EventId, string Message)
 
     public Exception? Exception { get; init; }
 
+    /// <summary>The message followed by the exception's text (type, message, stack), if any: what a log sink would write.</summary>
+    public string FullText => Exception is null ? Message : Message + " " + Exception;
+
     public override string ToString() =>
         $"{Level} {(Category.Length == 0 ? string.Empty : Category + " ")}{EventId.Id}: {Message}{(Exception is null ? string.Empty : " " + Exception)}";
 }
@@ -61,6 +64,9 @@ public sealed class CapturingLogger : ILogger
     public Task<LogEntry> WaitForEventAsync(int eventId, TimeSpan timeout) => WaitForAsync(e => e.EventId.Id == eventId, timeout);
 
     public bool Has(int eventId) => _entries.Any(e => e.EventId.Id == eventId);
+
+    /// <summary>True when a line's message or exception text contains <paramref name="text"/> (ordinal).</summary>
+    public bool Contains(string text) => _entries.Any(e => e.FullText.Contains(text, StringComparison.Ordinal));
 
     /// <summary>Fails the test on any warning or error it did not expect.</summary>
     public void AssertNoWarningsOrErrors() => AssertNone(LogLevel.Warning, expected: null);
