@@ -91,10 +91,10 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
 
             // Two checkpoints after the writes: the second one certainly started after they completed.
             var taken = CheckpointLines(first);
-            await Eventually.ValueAsync(() => Task.FromResult(CheckpointLines(first)), n => n > taken, TimeSpan.FromSeconds(20));
+            await Eventually.ValueAsync(() => CheckpointLines(first), n => n > taken, TimeSpan.FromSeconds(20));
             await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "initech", FeatureId = "feature-sso" });
             taken = CheckpointLines(first);
-            await Eventually.ValueAsync(() => Task.FromResult(CheckpointLines(first)), n => n > taken, TimeSpan.FromSeconds(20));
+            await Eventually.ValueAsync(() => CheckpointLines(first), n => n > taken, TimeSpan.FromSeconds(20));
 
             await first.StopAsync(TimeSpan.FromSeconds(10), kill: true);
         }

@@ -78,8 +78,8 @@ public static class LoopbackPort
 
     /// <summary>
     /// True when <paramref name="exception"/> (or one it wraps) says a listening address was already taken: a
-    /// <see cref="PortInUseException"/>, a socket error <see cref="SocketError.AddressAlreadyInUse"/>, or Kestrel's
-    /// <c>AddressInUseException</c>.
+    /// <see cref="PortInUseException"/>, a socket error <see cref="SocketError.AddressAlreadyInUse"/>, Kestrel's
+    /// <c>AddressInUseException</c>, or an I/O error whose message says so (Kestrel's "Failed to bind").
     /// </summary>
     public static bool IsAddressInUse(Exception exception)
     {
@@ -87,7 +87,8 @@ public static class LoopbackPort
         {
             if (ex is PortInUseException
                 || ex is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }
-                || ex.GetType().Name == "AddressInUseException")
+                || ex.GetType().Name == "AddressInUseException"
+                || (ex is IOException && MentionsAddressInUse(ex.Message)))
             {
                 return true;
             }
