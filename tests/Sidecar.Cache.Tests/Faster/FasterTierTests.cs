@@ -4,6 +4,7 @@ using Sidecar.Testing;
 
 namespace Sidecar.Cache.Tests.Faster;
 
+[Collection(StressCollection.Name)]
 public sealed class FasterTierTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

@@ -5,6 +5,7 @@ using Stigg.Sidecar.V1;
 namespace Sidecar.Cache.Tests.Hot;
 
 /// <summary>What is particular to the hot tier; the guards all tiers share are in <see cref="Contract.HotTierContractTests"/>.</summary>
+[Collection(StressCollection.Name)]
 public sealed class HotTierTests
 {
     private static CustomerSnapshot Snapshot(string customer, long timestamp, double usage = 0, long usageAt = 0, int features = 1) =>
