@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Sidecar.Core.Model;
 
 namespace Sidecar.Upstream;
 
@@ -8,7 +8,7 @@ namespace Sidecar.Upstream;
 /// </summary>
 public sealed record UpstreamOptions
 {
-    private static readonly string ProcessInstanceId = NewInstanceId();
+    private static readonly string ProcessInstanceId = NanoId.New();
 
     /// <summary>The server API key (<c>SERVER_API_KEY</c>). Sent as <c>X-API-KEY</c>; never logged.</summary>
     public required string ApiKey { get; init; }
@@ -88,20 +88,5 @@ public sealed record UpstreamOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxRetries, 10, nameof(MaxRetries));
 
         static void Positive(TimeSpan value, string name) => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, name);
-    }
-
-    /// <summary>A nanoid: 21 characters from the URL-safe alphabet.</summary>
-    internal static string NewInstanceId()
-    {
-        const string Alphabet = "useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict";
-        Span<byte> bytes = stackalloc byte[21];
-        RandomNumberGenerator.Fill(bytes);
-        Span<char> chars = stackalloc char[21];
-        for (var i = 0; i < chars.Length; i++)
-        {
-            chars[i] = Alphabet[bytes[i] & 63];
-        }
-
-        return new string(chars);
     }
 }

@@ -1,3 +1,4 @@
+using Sidecar.Tests.Shared;
 using Grpc.Core;
 using Stigg.Sidecar.V1;
 
@@ -292,11 +293,33 @@ public sealed class SampleFileRpcTests(SampleFileSidecar fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task FallbackAnswer_FromHotTier_Counted()
+    {
+        // A type mismatch on a cached customer is answered from the hot tier, with the fallback values.
+        var before = FallbackCount(await fixture.Host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), "GetNumericEntitlement");
+        var response = await Client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
+        // The exporter caches a scrape briefly: poll until a fresh one shows the count.
+        var after = await Eventually.ValueAsync(
+            async () => FallbackCount(await fixture.Host.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), "GetNumericEntitlement"),
+            count => count >= before + 1,
+            TimeSpan.FromSeconds(10));
+
+        Assert.True(response.IsFallback);
+        Assert.True(after >= before + 1, $"sidecar_fallback_answers_total for GetNumericEntitlement went from {before} to {after}");
+    }
+
+    [Fact]
     public async Task Endpoints_NotServedOnTheGrpcPort()
     {
         using var http = new HttpClient(new SocketsHttpHandler()) { DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
         var response = await http.GetAsync(new Uri($"http://127.0.0.1:{fixture.Host.Settings.Server.GrpcPort}/metrics"));
 
         Assert.NotEqual(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
+    private static double FallbackCount(string metrics, string method)
+    {
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("sidecar_fallback_answers_total{", StringComparison.Ordinal) && l.Contains($"method=\"{method}\"", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

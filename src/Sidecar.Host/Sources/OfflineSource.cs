@@ -26,7 +26,7 @@ internal sealed class OfflineSource : IEntitlementsSource
     /// <summary>Stigg's offline acknowledgement: a fresh measurement id and the report's ids, no usage.</summary>
     internal static UsageReportResult Acknowledgement(UsageReport report) => new()
     {
-        MeasurementId = MeasurementIds.New(),
+        MeasurementId = NanoId.New(),
         CustomerId = report.CustomerId,
         ResourceId = report.ResourceId,
         FeatureId = report.FeatureId,
