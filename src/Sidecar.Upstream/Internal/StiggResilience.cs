@@ -233,7 +233,10 @@ internal sealed class StiggResilience
                 throw new OperationCanceledException(ex.Message, ex, ct);
             }
 
-            throw new UpstreamException(UpstreamFailure.Unavailable, $"{call.Operation}: {ex.Message}", ex);
+            var detail = ex is HttpRequestException { HttpRequestError: not HttpRequestError.Unknown } http
+                ? $"{ex.Message} ({http.HttpRequestError})"
+                : ex.Message;
+            throw new UpstreamException(UpstreamFailure.Unavailable, $"{call.Operation}: {detail}", ex);
         }
     }
 
