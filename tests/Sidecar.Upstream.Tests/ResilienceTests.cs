@@ -176,6 +176,55 @@ public sealed class ResilienceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Breaker_BudgetEndsMidAttempt_CountsAsAFailure()
+    {
+        _emulator.SetFaults(new EmulatorFaults { EdgeConnection = EmulatorConnectionFault.BlackHole });
+
+        // The whole budget (1 s) runs out before the attempt's own timeout (5 s) would.
+        using var client = FakeClockClient(o => o with
+        {
+            MaxRetries = 0,
+            EntitlementsTimeout = TimeSpan.FromSeconds(1),
+            EntitlementsAttemptTimeout = TimeSpan.FromSeconds(5),
+        });
+
+        for (var i = 1; i <= 2; i++)
+        {
+            var fetch = client.FetchEntitlementsAsync(Acme, false, CancellationToken.None);
+            await _emulator.WaitForCountersAsync(c => c.EdgeRequests == i).Within();
+            _time.Advance(TimeSpan.FromSeconds(1));
+            var ex = await Assert.ThrowsAsync<UpstreamException>(() => fetch.Within());
+            Assert.Contains("budget", ex.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(StiggCircuitState.Open, client.CircuitState);
+    }
+
+    [Fact]
+    public async Task Breaker_ProbeAbandonedByItsCaller_ReopensRatherThanCloses()
+    {
+        _emulator.SetFaults(new EmulatorFaults { EdgeConnection = EmulatorConnectionFault.Refuse, FailCount = 2 });
+        using var client = FakeClockClient(o => o with { MaxRetries = 0 });
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAsync<UpstreamException>(() => client.FetchEntitlementsAsync(Acme, false, CancellationToken.None));
+        }
+
+        Assert.Equal(StiggCircuitState.Open, client.CircuitState);
+        _emulator.SetFaults(new EmulatorFaults { EdgeConnection = EmulatorConnectionFault.BlackHole });
+        _time.Advance(TimeSpan.FromSeconds(5));
+        using var cts = new CancellationTokenSource();
+
+        var probe = client.FetchEntitlementsAsync(Acme, false, cts.Token);
+        await _emulator.WaitForCountersAsync(c => c.EdgeRequests == 3).Within();
+        Assert.Equal(StiggCircuitState.HalfOpen, client.CircuitState);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => probe.Within());
+        Assert.Equal(StiggCircuitState.Open, client.CircuitState);
+    }
+
+    [Fact]
     public async Task Breaker_RejectedApiKey_IsNotAnOutage()
     {
         using var client = new StiggApiClient(
