@@ -1,4 +1,4 @@
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 using Grpc.Core;
 using Stigg.Sidecar.V1;
 
