@@ -45,7 +45,7 @@ public class GrpcServiceBenchmarks
         var settings = SidecarSettings.Load(new EnvReader(name => env.GetValueOrDefault(name)));
 
         var time = new FixedTime(DateTimeOffset.FromUnixTimeMilliseconds(SampleData.NowMs));
-        _metrics = new SidecarMetrics();
+        _metrics = new SidecarMetrics(new SidecarStatus());
         _cache = new TieredEntitlementCache(
             settings.Cache, new HotTier(long.MaxValue), [], FileSource.Open(_file, NullLogger.Instance, time), IFetchCoordinator.None, NullLogger.Instance, time);
         var plan = SampleData.State("acme");

@@ -42,6 +42,32 @@ public sealed class FileModeSmokeTests(AotBinary binary)
     }
 
     [Fact]
+    public async Task AotBinary_Metrics_CountRequestsCacheAndFallbackAnswers()
+    {
+        await using var sidecar = await SidecarProcess.StartReadyAsync(binary.Path, new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, TimeSpan.FromSeconds(30));
+        using var channel = GrpcChannel.ForAddress(sidecar.GrpcAddress);
+        var client = new SidecarService.SidecarServiceClient(channel);
+        using var http = new HttpClient();
+
+        await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
+
+        // A type mismatch on a cached customer: answered from the hot tier with the fallback values, and counted.
+        var mismatch = await client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
+
+        // The exporter caches a scrape briefly: poll until a fresh one shows the fallback.
+        var metrics = await Eventually.ValueAsync(
+            () => http.GetStringAsync(new Uri($"http://127.0.0.1:{sidecar.MetricsPort}/metrics")),
+            m => FallbackCount(m, "GetNumericEntitlement") == 1,
+            TimeSpan.FromSeconds(10));
+        Assert.True(mismatch.IsFallback);
+        Assert.Contains("sidecar_grpc_requests", metrics, StringComparison.Ordinal);
+        Assert.Contains("method=\"GetBooleanEntitlement\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("sidecar_grpc_request_duration_seconds_bucket", metrics, StringComparison.Ordinal);
+        Assert.Contains("sidecar_cache_bytes", metrics, StringComparison.Ordinal);
+        Assert.Contains("tier=\"hot\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AotBinary_HealthSubcommand_ExitsZeroWhenHealthyAndOneWhenDown()
     {
         var env = new Dictionary<string, string>
@@ -70,5 +96,11 @@ public sealed class FileModeSmokeTests(AotBinary binary)
 
         Assert.Equal(2, sidecar.ExitCode);
         Assert.Contains("REDIS_PORT:", Assert.Single(sidecar.Output), StringComparison.Ordinal);
+    }
+
+    private static double FallbackCount(string metrics, string method)
+    {
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("sidecar_fallback_answers_total{", StringComparison.Ordinal) && l.Contains($"method=\"{method}\"", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -114,6 +114,12 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
         Assert.Equal(3, globex.Entitlement.Value);
         Assert.True(never.IsFallback);
         Assert.Contains(second.Output, l => l.Contains("recovered checkpoint", StringComparison.Ordinal));
+        using var http = new HttpClient();
+        var metrics = await Eventually.ValueAsync(
+            () => http.GetStringAsync(new Uri($"http://127.0.0.1:{second.MetricsPort}/metrics")),
+            m => m.Contains("tier=\"faster\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10));
+        Assert.Contains("sidecar_cache_hits_total", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

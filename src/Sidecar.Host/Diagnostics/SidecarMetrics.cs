@@ -19,8 +19,12 @@ internal sealed class SidecarMetrics : IDisposable
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _events;
 
-    public SidecarMetrics()
+    public SidecarMetrics(SidecarStatus status)
     {
+        _meter.CreateObservableGauge(
+            "sidecar.upstream.circuit",
+            () => status.StiggCircuit switch { "open" => 2, "halfOpen" => 1, _ => 0 },
+            description: "Stigg's circuit breaker: 0 closed, 1 half-open (probing), 2 open (misses answer the fallback at once)");
         _requests = _meter.CreateCounter<long>("sidecar.grpc.requests", description: "gRPC requests by method and status code");
         _duration = _meter.CreateHistogram<double>("sidecar.grpc.request.duration", unit: "s", description: "Server-side gRPC handling time by method",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });

@@ -11,6 +11,9 @@ internal sealed class SidecarStatus
     [JsonPropertyName("mode")] public string Mode { get; set; } = "unknown";
     [JsonPropertyName("upstream")] public string Upstream { get; set; } = "unknown";
     [JsonPropertyName("events")] public string Events { get; set; } = "disabled";
+
+    /// <summary>Stigg's circuit breaker: closed (calls go out), open (misses answer the fallback at once), halfOpen (probing).</summary>
+    [JsonPropertyName("stiggCircuit")] public string? StiggCircuit { get; set; }
     [JsonPropertyName("redis")] public string Redis { get; set; } = "disabled";
     [JsonPropertyName("persistence")] public string Persistence { get; set; } = "disabled";
     [JsonPropertyName("cachedCustomers")] public int CachedCustomers { get; set; }

@@ -42,7 +42,13 @@ internal static class SidecarServices
         {
             case SourceMode.Stigg:
                 services.AddSingleton(settings.Stigg!);
-                services.AddSingleton(sp => new StiggApiClient(settings.Stigg!, sp.GetRequiredService<ILogger<StiggApiClient>>(), time));
+                services.AddSingleton(sp =>
+                {
+                    var client = new StiggApiClient(settings.Stigg!, sp.GetRequiredService<ILogger<StiggApiClient>>(), time);
+                    status.StiggCircuit = Name(client.CircuitState);
+                    client.CircuitStateChanged += (_, change) => status.StiggCircuit = Name(change.State);
+                    return client;
+                });
                 services.AddSingleton<IEntitlementsSource>(sp => new StiggSource(sp.GetRequiredService<StiggApiClient>()));
                 services.AddHostedService<ApiKeyCheck>();
                 if (settings.Stigg!.WsEnabled)
@@ -77,4 +83,11 @@ internal static class SidecarServices
         services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(SidecarMetrics.MeterName).AddPrometheusExporter());
         return services;
     }
+
+    private static string Name(StiggCircuitState state) => state switch
+    {
+        StiggCircuitState.Open => "open",
+        StiggCircuitState.HalfOpen => "halfOpen",
+        _ => "closed",
+    };
 }
