@@ -117,6 +117,7 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
     /// The miss path bounded by how long the caller may wait (its gRPC deadline, or the miss budget): past
     /// <paramref name="wait"/> it answers what the hot tier holds however old, or null (the caller answers the
     /// fallback), while the fetch goes on — still one per key — and fills the cache for the next check.
+    /// <paramref name="wait"/> is real elapsed time (it comes from a caller's deadline), not the data clock.
     /// </summary>
     public async Task<CustomerSnapshot?> LoadAsync(CustomerKey key, TimeSpan wait, CancellationToken cancellationToken)
     {
@@ -128,7 +129,7 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
 
         try
         {
-            return await load.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
+            return await load.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -114,4 +114,60 @@ public sealed class BadInputTests(SampleFileSidecar fixture) : IClassFixture<Sam
 
         Assert.True(ok.HasAccess);
     }
+
+    public static TheoryData<string, long, int> BadTimestamps => new()
+    {
+        { "seconds beyond year 9999", 253_402_300_800, 0 },
+        { "seconds before year 1", -62_135_596_801, 0 },
+        { "negative nanos", 1_700_000_000, -1 },
+        { "nanos of a whole second", 1_700_000_000, 1_000_000_000 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTimestamps))]
+    public async Task ReportUsage_TimestampOutOfRange_InvalidArgumentNamingField(string why, long seconds, int nanos)
+    {
+        var request = new ReportUsageRequest
+        {
+            CustomerId = "acme",
+            FeatureId = "feature-api-calls",
+            Value = 1,
+            Timestamp = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = seconds, Nanos = nanos },
+        };
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => Client.ReportUsageAsync(request).ResponseAsync);
+
+        Assert.True(ex.StatusCode == StatusCode.InvalidArgument, why);
+        Assert.StartsWith("timestamp:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReportEvents_TimestampOutOfRange_InvalidArgumentNamingField()
+    {
+        var request = new ReportEventsRequest();
+        request.Events.Add(new Event { EventName = "e", CustomerId = "acme", IdempotencyKey = "k", Timestamp = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = long.MaxValue } });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => Client.ReportEventsAsync(request).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("events[0].timestamp:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(double.NegativeInfinity)]
+    public async Task ReportUsageBulk_NonFiniteDimension_InvalidArgumentNamingField(double value)
+    {
+        var usage = new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 1 };
+        usage.Dimensions.Add("region", new EventDimensionValue { NumberValue = value });
+        var request = new ReportUsageBulkRequest();
+        request.Usages.Add(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 1 });
+        request.Usages.Add(usage);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => Client.ReportUsageBulkAsync(request).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("usages[1].dimensions[region]:", ex.Status.Detail, StringComparison.Ordinal);
+    }
 }

@@ -7,15 +7,19 @@ namespace Sidecar.Host.Tests;
 /// <summary>A sidecar in upstream mode against a real emulator process-in-process, both on loopback.</summary>
 internal sealed class EmulatedStigg : IAsyncDisposable
 {
-    private EmulatedStigg(EmulatorServer emulator, SidecarHost sidecar)
+    private EmulatedStigg(EmulatorServer emulator, SidecarHost sidecar, FakeWallClock clock)
     {
         Emulator = emulator;
         Sidecar = sidecar;
+        Clock = clock;
     }
 
     public EmulatorServer Emulator { get; }
 
     public SidecarHost Sidecar { get; }
+
+    /// <summary>The date both run on: it stands still until a test moves it (timers run in real time).</summary>
+    public FakeWallClock Clock { get; }
 
     public static async Task<EmulatedStigg> StartAsync(
         Dictionary<string, string>? env = null,
@@ -33,7 +37,7 @@ internal sealed class EmulatedStigg : IAsyncDisposable
 
         env = upstream;
         var sidecar = await SidecarHost.StartAsync(env, time);
-        var stigg = new EmulatedStigg(emulator, sidecar);
+        var stigg = new EmulatedStigg(emulator, sidecar, time);
         if (waitForEvents && sidecar.Settings.Stigg?.WsEnabled == true)
         {
             await stigg.WaitForEventStreamAsync();

@@ -240,7 +240,8 @@ internal sealed class SidecarGrpcService(
             return cacheOptions.MissBudget;
         }
 
-        var remaining = deadline - time.GetUtcNow().UtcDateTime;
+        // A deadline is a real instant, whatever clock the data runs on (tests pin the date).
+        var remaining = deadline - TimeProvider.System.GetUtcNow().UtcDateTime;
         var margin = TimeSpan.FromTicks(Math.Max(MinimumMargin.Ticks, (long)(remaining.Ticks * DeadlineMargin)));
         return remaining > margin ? remaining - margin : TimeSpan.Zero;
     }

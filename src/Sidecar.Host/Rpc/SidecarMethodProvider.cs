@@ -42,7 +42,19 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
         where TResponse : class, IMessage<TResponse>, IBufferMessage
     {
         var method = new Method<TRequest, TResponse>(MethodType.Unary, ServiceName, name, RequestMarshaller(parser), ResponseMarshaller<TResponse>());
-        context.AddUnaryMethod(method, [], (service, request, callContext) =>
+        context.AddUnaryMethod(method, [], Guard(name, handler, metrics, logger));
+    }
+
+    /// <summary>
+    /// Wraps a handler: counts and times every call, and turns a fault of ours (anything but an <see cref="RpcException"/>
+    /// or a cancellation) into INTERNAL with words and one log line — grpc-dotnet would answer UNKNOWN "Exception was
+    /// thrown by handler." and the exception's text could name internals.
+    /// </summary>
+    internal static UnaryServerMethod<SidecarGrpcService, TRequest, TResponse> Guard<TRequest, TResponse>(
+        string name, UnaryServerMethod<SidecarGrpcService, TRequest, TResponse> handler, SidecarMetrics metrics, ILogger logger)
+        where TRequest : class
+        where TResponse : class =>
+        (service, request, callContext) =>
         {
             var start = Stopwatch.GetTimestamp();
             Task<TResponse> task;
@@ -57,7 +69,7 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                throw Internal(name, start, ex);
+                throw Internal(name, start, ex, metrics, logger);
             }
 
             if (task.IsCompletedSuccessfully)
@@ -66,11 +78,10 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
                 return task;
             }
 
-            return Completion(task, name, start);
-        });
-    }
+            return Completion(task, name, start, metrics, logger);
+        };
 
-    private async Task<TResponse> Completion<TResponse>(Task<TResponse> task, string name, long start)
+    private static async Task<TResponse> Completion<TResponse>(Task<TResponse> task, string name, long start, SidecarMetrics metrics, ILogger logger)
     {
         try
         {
@@ -90,15 +101,11 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
         }
         catch (Exception ex)
         {
-            throw Internal(name, start, ex);
+            throw Internal(name, start, ex, metrics, logger);
         }
     }
 
-    /// <summary>
-    /// A fault of ours, not of the request: INTERNAL with words (never the exception's text, which may name internals),
-    /// and one log line with the cause. grpc-dotnet would answer UNKNOWN "Exception was thrown by handler."
-    /// </summary>
-    private RpcException Internal(string method, long start, Exception ex)
+    private static RpcException Internal(string method, long start, Exception ex, SidecarMetrics metrics, ILogger logger)
     {
         metrics.Request(method, "INTERNAL", start);
         Log.HandlerFailed(logger, method, ex);
