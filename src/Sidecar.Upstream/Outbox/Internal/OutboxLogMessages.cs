@@ -44,6 +44,6 @@ internal static partial class OutboxLogMessages
     [LoggerMessage(EventId = 1212, Level = LogLevel.Information, Message = "Usage outbox: Stigg rejected a batch of {Count}; resending its entries one at a time to find the one it refuses")]
     public static partial void Isolating(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 1213, Level = LogLevel.Warning, Message = "Usage outbox accepted {Count} {Kind} entries: Stigg is unreachable ({Reason})")]
+    [LoggerMessage(EventId = 1213, Level = LogLevel.Debug, Message = "Usage outbox accepted {Count} {Kind} entries: {Reason}")]
     public static partial void AcceptedDuringOutage(ILogger logger, int count, string kind, string reason);
 }
