@@ -211,7 +211,17 @@ public sealed class UsageOutbox : IDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                var result = await DeliverOnceAsync(sender, onDelivered, cancellationToken).ConfigureAwait(false);
+                OutboxDeliveryResult result;
+                try
+                {
+                    result = await DeliverOnceAsync(sender, onDelivered, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // The disk refused a truncation commit, say: nothing was lost (a resend is deduped); back off.
+                    result = new OutboxDeliveryResult(0, 0, 0, ex);
+                }
+
                 if (result.TransientFailure is { } failure)
                 {
                     failures++;

@@ -63,8 +63,9 @@ internal sealed class FasterOutboxLog : OutboxLog
         {
             return Create(root);
         }
-        catch (Exception ex) when (ex is FasterException or IOException or InvalidDataException or InvalidOperationException or ArgumentException or OverflowException or IndexOutOfRangeException or EndOfStreamException)
+        catch (Exception ex) when (ex is not OutOfMemoryException and not UnauthorizedAccessException)
         {
+            // Whatever recovery trips over (FASTER's own exceptions, bad lengths, short files): quarantine, start empty.
             openFailure = ex;
             quarantined = Quarantine(root);
             return Create(root);
