@@ -55,7 +55,7 @@ public class GrpcServiceBenchmarks
             await _cache.ApplySnapshotAsync(EntitlementsStateMapper.ToSnapshot(key, plan, SampleData.NowMs)).ConfigureAwait(false);
         }
 
-        _service = new SidecarGrpcService(_cache, settings.Fallbacks, _metrics, NullLogger<SidecarGrpcService>.Instance);
+        _service = new SidecarGrpcService(_cache, settings.Cache, settings.Fallbacks, _metrics, NullLogger<SidecarGrpcService>.Instance, time);
         _context = new BenchCallContext();
         _booleanRequest = new GetBooleanEntitlementRequest { CustomerId = SampleData.CustomerId(4242), FeatureId = "feature-sso" }.ToByteArray();
         _meteredRequest = new GetMeteredEntitlementRequest

@@ -20,6 +20,7 @@ public sealed class CacheMetrics : IDisposable
     private readonly Counter<long> _sourceFetches;
     private readonly Counter<long> _sourceFailures;
     private readonly Counter<long> _revalidations;
+    private readonly Counter<long> _missTimeouts;
 
     internal CacheMetrics(HotTier hot)
     {
@@ -28,6 +29,7 @@ public sealed class CacheMetrics : IDisposable
         _sourceFetches = _meter.CreateCounter<long>("sidecar.upstream.fetches", description: "Entitlement fetches from the source");
         _sourceFailures = _meter.CreateCounter<long>("sidecar.upstream.failures", description: "Entitlement fetches that failed");
         _revalidations = _meter.CreateCounter<long>("sidecar.cache.revalidations", description: "Background revalidations completed");
+        _missTimeouts = _meter.CreateCounter<long>("sidecar.cache.miss.timeouts", description: "Misses answered before the fetch finished (caller's deadline or the miss budget)");
         _meter.CreateObservableGauge("sidecar.cache.bytes", () => hot.Bytes, unit: "By", description: "Bytes held by the hot tier");
         _meter.CreateObservableGauge("sidecar.cache.budget", () => hot.BudgetBytes, unit: "By", description: "CACHE_MAX_SIZE_BYTES share of the hot tier");
         _meter.CreateObservableGauge("sidecar.cache.customers", () => hot.Count, description: "Customer entries in the hot tier");
@@ -43,6 +45,8 @@ public sealed class CacheMetrics : IDisposable
     internal void SourceFailure() => _sourceFailures.Add(1);
 
     internal void Revalidated() => _revalidations.Add(1);
+
+    internal void MissTimedOut() => _missTimeouts.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

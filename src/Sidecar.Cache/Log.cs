@@ -5,8 +5,8 @@ namespace Sidecar.Cache;
 /// <summary>Log lines of the read-through cache (event ids 2000–2099; FASTER has 2100–2199, Redis 2200–2299).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(2000, LogLevel.Warning, "Fetching entitlements for customer {CustomerId} (resource {ResourceId}) failed: {Reason}")]
-    public static partial void FetchFailed(ILogger logger, string customerId, string? resourceId, string reason);
+    [LoggerMessage(2000, LogLevel.Warning, "Fetching entitlements for customer {CustomerId} (resource {ResourceId}) failed, answering from what is held or the fallback: {Reason} ({Suppressed} more failures since the last line)")]
+    public static partial void FetchFailed(ILogger logger, string customerId, string? resourceId, string reason, int suppressed);
 
     [LoggerMessage(2001, LogLevel.Debug, "Revalidating customer {CustomerId} (resource {ResourceId}) failed, still serving the cached copy: {Reason}")]
     public static partial void RevalidationFailed(ILogger logger, string customerId, string? resourceId, string reason);

@@ -9,6 +9,12 @@ public sealed record TieredCacheOptions
     /// </summary>
     public required TimeSpan FreshnessWindow { get; init; }
 
+    /// <summary>
+    /// How long a check waits for a miss when its caller set no gRPC deadline (ENTITLEMENTS_MISS_BUDGET_MS); past it the
+    /// check answers the fallback and the fetch goes on in the background.
+    /// </summary>
+    public TimeSpan MissBudget { get; init; } = TimeSpan.FromMilliseconds(300);
+
     /// <summary>Stigg's exact behaviour without events: every check refetches (CACHE_REFETCH_ON_EVERY_CHECK).</summary>
     public bool RefetchOnEveryCheck { get; init; }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache.Hot;
 using Sidecar.Cache.Internal;
+using Sidecar.Core;
 using Sidecar.Core.Model;
 
 namespace Sidecar.Cache;
@@ -22,6 +23,9 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
     /// <summary>How long shutdown waits for write-backs still running before the tiers close.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>During an outage every miss fails: one line per interval, with the count of those not written.</summary>
+    private static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly HotTier _hot;
     private readonly IReadOnlyList<ISnapshotTier> _tiers;
     private readonly IEntitlementsSource _source;
@@ -36,6 +40,7 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
     private readonly SemaphoreSlim _revalidationSlots = new(MaxConcurrentRevalidations);
     private readonly ConcurrentDictionary<Task, byte> _background = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly LogThrottle _failureLogs;
     private long _validSince;
     private volatile bool _eventsLive;
 
@@ -59,6 +64,7 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
         _refetchOnEveryCheck = options.RefetchOnEveryCheck;
         _misses = new SingleFlight<CustomerKey, CustomerSnapshot?>(workToken: _stopping.Token);
         _metrics = new CacheMetrics(hot);
+        _failureLogs = new LogThrottle(time, FailureLogInterval);
     }
 
     public HotTier Hot => _hot;
@@ -107,13 +113,37 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
         return _misses.RunAsync(key, (k, ct) => LoadFromTiersOrSourceAsync(k, ct), cancellationToken);
     }
 
+    /// <summary>
+    /// The miss path bounded by how long the caller may wait (its gRPC deadline, or the miss budget): past
+    /// <paramref name="wait"/> it answers what the hot tier holds however old, or null (the caller answers the
+    /// fallback), while the fetch goes on — still one per key — and fills the cache for the next check.
+    /// </summary>
+    public async Task<CustomerSnapshot?> LoadAsync(CustomerKey key, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var load = LoadAsync(key, cancellationToken);
+        if (load.IsCompleted || wait == Timeout.InfiniteTimeSpan)
+        {
+            return await load.ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await load.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _metrics.MissTimedOut();
+            return _hot.TryGet(key, out var held) ? held : null;
+        }
+    }
+
     /// <summary>The hot tier if it can answer, else the miss path: for callers outside the check path.</summary>
     public Task<CustomerSnapshot?> GetAsync(CustomerKey key, CancellationToken cancellationToken) =>
         TryGetServable(key, NowMs, out var hit) ? Task.FromResult<CustomerSnapshot?>(hit) : LoadAsync(key, cancellationToken);
 
     /// <summary>
     /// <c>ReloadEntitlements</c>: a fresh read from the source (read-after-write), bypassing every cache, stored like a
-    /// miss. Null when the source has nothing or failed (logged).
+    /// miss. Null when the source has no data; throws <see cref="SourceUnavailableException"/> when it cannot answer.
     /// </summary>
     public async Task<CustomerSnapshot?> ReloadAsync(CustomerKey key, CancellationToken cancellationToken)
     {
@@ -123,10 +153,31 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Log.FetchFailed(_logger, key.CustomerId, key.ResourceId, ex.Message);
-            _metrics.SourceFailure();
-            return null;
+            LogFetchFailure(key, ex);
+            throw ex as SourceUnavailableException ?? new SourceUnavailableException(ex.Message, ex);
         }
+    }
+
+    /// <summary>
+    /// Whatever is held for <paramref name="key"/> in any tier, however old, without asking the source: the cached
+    /// truth, for answers that must not wait on an unreachable source.
+    /// </summary>
+    public async Task<CustomerSnapshot?> GetHeldAsync(CustomerKey key, CancellationToken cancellationToken)
+    {
+        if (_hot.TryGet(key, out var held))
+        {
+            return held;
+        }
+
+        foreach (var tier in _tiers)
+        {
+            if (await tier.ReadAsync(key, cancellationToken).ConfigureAwait(false) is { } found)
+            {
+                return found;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A whole snapshot pushed by the source (an event, a file reload); written to every tier before returning.</summary>
@@ -279,9 +330,17 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Log.FetchFailed(_logger, key.CustomerId, key.ResourceId, ex.Message);
-            _metrics.SourceFailure();
+            LogFetchFailure(key, ex);
             return _hot.TryGet(key, out var held) ? held : stale;
+        }
+    }
+
+    private void LogFetchFailure(CustomerKey key, Exception ex)
+    {
+        _metrics.SourceFailure();
+        if (_failureLogs.TryEnter(out var suppressed))
+        {
+            Log.FetchFailed(_logger, key.CustomerId, key.ResourceId, ex.Message, suppressed);
         }
     }
 

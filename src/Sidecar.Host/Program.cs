@@ -1,5 +1,6 @@
 using Sidecar.Host;
 using Sidecar.Host.Configuration;
+using Sidecar.Host.Hosting;
 
 // sidecar            run the sidecar (configured by environment variables, see README)
 // sidecar health     probe this sidecar's liveness endpoint (exit 0 when healthy); --ready probes readiness
@@ -36,10 +37,11 @@ catch (SettingsException ex)
     await Console.Error.WriteLineAsync("sidecar: refusing to start: " + ex.Message).ConfigureAwait(false);
     return 2;
 }
-catch (IOException ex)
+#pragma warning disable CA1031 // every start-up failure ends as one line and exit 1, never an abort with a stack trace
+catch (Exception ex)
+#pragma warning restore CA1031
 {
-    // Typically a port already in use or an unwritable CACHE_DIR: one line, no stack trace.
-    await Console.Error.WriteLineAsync("sidecar: cannot start: " + ex.Message).ConfigureAwait(false);
+    await Console.Error.WriteLineAsync("sidecar: cannot start: " + StartupFailure.Describe(ex, settings.Server)).ConfigureAwait(false);
     return 1;
 }
 

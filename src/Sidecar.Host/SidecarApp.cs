@@ -124,6 +124,14 @@ internal sealed class SidecarApp : IAsyncDisposable
     private static void ConfigureListeners(KestrelServerOptions kestrel, ServerSettings server)
     {
         kestrel.AddServerHeader = false;
+
+        // A sidecar serves its own application: hundreds of idle or half-open connections are a fault or an abuse, and
+        // each holds buffers. Bound them, close idle ones, and find dead peers with HTTP/2 pings.
+        kestrel.Limits.MaxConcurrentConnections = 512;
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
+        kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+        kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+        kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
         kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
         kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
         kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;

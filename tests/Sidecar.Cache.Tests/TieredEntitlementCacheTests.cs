@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sidecar.Cache.Hot;
-using Sidecar.Cache.Tests.Faster;
 using Sidecar.Core.Model;
+using Sidecar.Testing;
 
 namespace Sidecar.Cache.Tests;
 

@@ -1,7 +1,8 @@
 using Sidecar.Core.Evaluation;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
-using static Sidecar.Core.Tests.TestData;
+using Sidecar.Testing;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Core.Tests;
 

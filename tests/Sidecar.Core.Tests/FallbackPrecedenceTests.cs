@@ -1,6 +1,7 @@
 using Sidecar.Core.Evaluation;
 using Stigg.Sidecar.V1;
-using static Sidecar.Core.Tests.TestData;
+using Sidecar.Testing;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Core.Tests;
 

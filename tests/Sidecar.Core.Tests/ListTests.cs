@@ -3,7 +3,8 @@ using Sidecar.Core.Evaluation;
 using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
-using static Sidecar.Core.Tests.TestData;
+using Sidecar.Testing;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Core.Tests;
 

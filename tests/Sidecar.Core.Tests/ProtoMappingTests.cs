@@ -1,5 +1,6 @@
 using Sidecar.Core.Evaluation;
-using static Sidecar.Core.Tests.TestData;
+using Sidecar.Testing;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Core.Tests;
 

@@ -3,16 +3,15 @@ using Sidecar.Core.Evaluation;
 using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
-using static Sidecar.Core.Tests.TestData;
+using Sidecar.Testing;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Core.Tests;
 
 /// <summary>samples/entitlements.json parsed, mapped and evaluated end to end.</summary>
 public class SampleFileTests
 {
-    private static readonly EntitlementsFile Sample = JsonSerializer.Deserialize(
-        File.ReadAllText(Path.Combine(RepoRoot(), "samples", "entitlements.json")),
-        CoreJsonContext.Default.EntitlementsFile)!;
+    private static readonly EntitlementsFile Sample = EntitlementStates.SampleFile();
 
     private static CustomerSnapshot Customer(string customerId, string? resourceId = null)
     {

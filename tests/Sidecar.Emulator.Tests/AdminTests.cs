@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Text.Json;
 using Sidecar.Core.Json;
 using Sidecar.Core.Model;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
 
@@ -11,8 +12,8 @@ public sealed class AdminTests : EmulatorTest
     [Fact]
     public async Task PutCustomer_ReplacesStateAndStampsEntitlementUpdatedAt()
     {
-        Clock.Set(new DateTimeOffset(2026, 11, 22, 16, 0, 0, TimeSpan.Zero));
-        var body = JsonSerializer.Serialize(States.OneMetered("feature-api-calls", 10, 4), CoreJsonContext.Default.EntitlementsStateDto);
+        Clock.SetUtcNow(new DateTimeOffset(2026, 11, 22, 16, 0, 0, TimeSpan.Zero));
+        var body = JsonSerializer.Serialize(EntitlementStates.OneMetered("feature-api-calls", 10, 4), CoreJsonContext.Default.EntitlementsStateDto);
 
         using var put = await AdminAsync(HttpMethod.Put, "/admin/customers/newco", body);
 
@@ -28,9 +29,9 @@ public sealed class AdminTests : EmulatorTest
     public void PutCustomer_ClockBehindStoredStamp_StillAdvancesTimestamp()
     {
         // The fixture says 2026-11-01T10:00; a clock before that must not produce an older version.
-        Clock.Set(new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero));
+        Clock.AdjustTime(new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero)); // backwards: AdjustTime, not SetUtcNow
 
-        var stored = Server.SetCustomer("acme", null, States.OneBoolean("feature-sso"));
+        var stored = Server.SetCustomer("acme", null, EntitlementStates.OneBoolean("feature-sso"));
 
         var stamp = stored.EntitlementsV2[0].EntitlementUpdatedAt;
         Assert.Equal(new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() + 1, stamp);
@@ -39,7 +40,7 @@ public sealed class AdminTests : EmulatorTest
     [Fact]
     public async Task PutCustomer_ResourceScoped_AddsResourceEntry()
     {
-        var body = JsonSerializer.Serialize(States.OneBoolean("feature-sso"), CoreJsonContext.Default.EntitlementsStateDto);
+        var body = JsonSerializer.Serialize(EntitlementStates.OneBoolean("feature-sso"), CoreJsonContext.Default.EntitlementsStateDto);
 
         using var put = await AdminAsync(HttpMethod.Put, "/admin/customers/globex?resourceId=proj-9", body);
         using var get = await AdminAsync(HttpMethod.Get, "/admin/customers/globex?resourceId=proj-9");
@@ -329,7 +330,7 @@ public sealed class AdminTests : EmulatorTest
     [Fact]
     public async Task PutCustomer_EncodedIds_AreStoredDecoded()
     {
-        var body = JsonSerializer.Serialize(States.OneBoolean("feature-sso"), CoreJsonContext.Default.EntitlementsStateDto);
+        var body = JsonSerializer.Serialize(EntitlementStates.OneBoolean("feature-sso"), CoreJsonContext.Default.EntitlementsStateDto);
 
         using var put = await AdminAsync(HttpMethod.Put, "/admin/customers/org%2Fteam%201?resourceId=a%2Bb", body);
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
 
@@ -103,7 +104,7 @@ public sealed class EdgeTests : EmulatorTest
     {
         const string customer = "team/a b+c%41";
         const string resource = "ws/1 +x";
-        Server.SetCustomer(customer, resource, States.OneBoolean("feature-sso"));
+        Server.SetCustomer(customer, resource, EntitlementStates.OneBoolean("feature-sso"));
 
         var state = (await EdgeStateAsync(customer, resource)).GetProperty("data").GetProperty("entitlementsState");
 
@@ -115,7 +116,7 @@ public sealed class EdgeTests : EmulatorTest
     [Fact]
     public async Task Entitlements_AfterUsageReport_ServeCurrentUsage()
     {
-        Clock.Set(new DateTimeOffset(2026, 11, 22, 12, 30, 0, TimeSpan.Zero));
+        Clock.SetUtcNow(new DateTimeOffset(2026, 11, 22, 12, 30, 0, TimeSpan.Zero));
         await ReportUsageAsync("""{"customerId":"acme","featureId":"feature-api-calls","value":5}""");
 
         var list = (await EdgeStateAsync("acme")).GetProperty("data").GetProperty("entitlementsState").GetProperty("entitlementsV2");
@@ -129,7 +130,7 @@ public sealed class EdgeTests : EmulatorTest
     public async Task Entitlements_EndedUsagePeriod_IsRolledOverWithUsageReset()
     {
         // globex's daily feature-reports period is 2026-11-22..23 with usage 10; a day later a new period starts.
-        Clock.Set(new DateTimeOffset(2026, 11, 23, 5, 0, 0, TimeSpan.Zero));
+        Clock.SetUtcNow(new DateTimeOffset(2026, 11, 23, 5, 0, 0, TimeSpan.Zero));
 
         var list = (await EdgeStateAsync("globex")).GetProperty("data").GetProperty("entitlementsState").GetProperty("entitlementsV2");
 

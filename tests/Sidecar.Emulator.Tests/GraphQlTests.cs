@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
 
@@ -73,7 +74,7 @@ public sealed class GraphQlTests : EmulatorTest
     [Fact]
     public async Task ReportUsage_Delta_ReturnsAbsoluteUsageAndPeriod()
     {
-        Clock.Set(new DateTimeOffset(2026, 11, 22, 13, 0, 0, TimeSpan.Zero));
+        Clock.SetUtcNow(new DateTimeOffset(2026, 11, 22, 13, 0, 0, TimeSpan.Zero));
 
         var root = await ReportUsageAsync("""{"customerId":"acme","featureId":"feature-api-calls","value":10,"dimensions":{"region":"eu"}}""");
 
@@ -161,7 +162,7 @@ public sealed class GraphQlTests : EmulatorTest
     [Fact]
     public async Task ReportUsage_CreditBackedFeature_ConsumesValueTimesRateCredits()
     {
-        Clock.Set(new DateTimeOffset(2026, 11, 22, 14, 0, 0, TimeSpan.Zero));
+        Clock.SetUtcNow(new DateTimeOffset(2026, 11, 22, 14, 0, 0, TimeSpan.Zero));
 
         var root = await ReportUsageAsync("""{"customerId":"acme","featureId":"feature-ai-summaries","value":3}""");
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
 
@@ -18,7 +19,7 @@ public sealed class ProcessTests
         startInfo.ArgumentList.Add("--port");
         startInfo.ArgumentList.Add("0");
         startInfo.ArgumentList.Add("--fixture");
-        startInfo.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "entitlements.json"));
+        startInfo.ArgumentList.Add(RepoPaths.SampleEntitlements);
         startInfo.Environment["EMULATOR_API_KEY"] = "proc-key";
 
         using var process = Process.Start(startInfo)!;

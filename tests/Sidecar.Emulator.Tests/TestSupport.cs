@@ -3,20 +3,9 @@ using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
-
-/// <summary>A clock the test moves by hand; timers (latency, init timeout) stay real.</summary>
-internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks = start.UtcTicks;
-
-    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-
-    public void Set(DateTimeOffset now) => Interlocked.Exchange(ref _ticks, now.UtcTicks);
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-}
 
 /// <summary>Starts a fresh emulator on a free loopback port for every test, loaded with samples/entitlements.json.</summary>
 public abstract class EmulatorTest : IAsyncLifetime
@@ -31,14 +20,10 @@ public abstract class EmulatorTest : IAsyncLifetime
 
     protected HttpClient Http => _http ?? throw new InvalidOperationException("Not started.");
 
-    internal ManualTime Clock { get; } = new(new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero));
+    /// <summary>The emulator's date, moved by hand; its timers (latency, init timeout) stay real.</summary>
+    internal FakeWallClock Clock { get; } = Clocks.WallAtSampleNow();
 
-    protected virtual EmulatorOptions Options => new()
-    {
-        ApiKey = Key,
-        FixturePath = Path.Combine(AppContext.BaseDirectory, "entitlements.json"),
-        Time = Clock,
-    };
+    protected virtual EmulatorOptions Options => EmulatorFixture.SampleOptions(Key, Clock);
 
     public async Task InitializeAsync()
     {
@@ -269,36 +254,4 @@ public sealed class GraphQlSocket : IAsyncDisposable
         _socket.Dispose();
         return ValueTask.CompletedTask;
     }
-}
-
-/// <summary>Small entitlement states built in code.</summary>
-internal static class States
-{
-    public static Sidecar.Core.Json.EntitlementsStateDto OneBoolean(string featureId) => new()
-    {
-        EntitlementsV2 =
-        [
-            new Sidecar.Core.Json.EntitlementDto
-            {
-                TypeName = "FeatureEntitlement",
-                IsGranted = true,
-                Feature = new Sidecar.Core.Json.FeatureDto { RefId = featureId, FeatureType = "BOOLEAN" },
-            },
-        ],
-    };
-
-    public static Sidecar.Core.Json.EntitlementsStateDto OneMetered(string featureId, double limit, double usage) => new()
-    {
-        EntitlementsV2 =
-        [
-            new Sidecar.Core.Json.EntitlementDto
-            {
-                TypeName = "FeatureEntitlement",
-                IsGranted = true,
-                UsageLimit = limit,
-                CurrentUsage = usage,
-                Feature = new Sidecar.Core.Json.FeatureDto { RefId = featureId, FeatureType = "NUMBER", MeterType = "Incremental" },
-            },
-        ],
-    };
 }

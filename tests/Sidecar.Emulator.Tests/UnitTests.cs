@@ -2,6 +2,7 @@ using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Sidecar.Core.Json;
 using Sidecar.Emulator.Internal;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
 
@@ -111,7 +112,7 @@ public sealed class InMemoryFixtureTests
     {
         var fixture = new Sidecar.Core.Json.EntitlementsFile
         {
-            Customers = [new Sidecar.Core.Json.FileCustomer { CustomerId = "solo", EntitlementsState = States.OneMetered("feature-api-calls", 10, 1) }],
+            Customers = [new Sidecar.Core.Json.FileCustomer { CustomerId = "solo", EntitlementsState = EntitlementStates.OneMetered("feature-api-calls", 10, 1) }],
         };
         await using var first = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = fixture });
         await using var second = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = fixture });
@@ -131,8 +132,8 @@ public sealed class InMemoryFixtureTests
         {
             Customers =
             [
-                new Sidecar.Core.Json.FileCustomer { CustomerId = "twin", EntitlementsState = States.OneBoolean("a") },
-                new Sidecar.Core.Json.FileCustomer { CustomerId = "twin", EntitlementsState = States.OneBoolean("b") },
+                new Sidecar.Core.Json.FileCustomer { CustomerId = "twin", EntitlementsState = EntitlementStates.OneBoolean("a") },
+                new Sidecar.Core.Json.FileCustomer { CustomerId = "twin", EntitlementsState = EntitlementStates.OneBoolean("b") },
             ],
         };
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Sidecar.Testing;
 
 namespace Sidecar.Emulator.Tests;
 
@@ -116,9 +117,9 @@ public sealed class WebSocketTests : EmulatorTest
         await socket.SubscribeAsync("u", "OnUsageUpdatedV2", UsageSubscription);
         await socket.SubscribeAsync("p", "OnPackagePublished", PackageSubscription);
         await Server.WaitForCountersAsync(c => c.WsSubscribers == 3, Timeout());
-        Clock.Set(new DateTimeOffset(2026, 11, 22, 15, 0, 0, TimeSpan.Zero));
+        Clock.SetUtcNow(new DateTimeOffset(2026, 11, 22, 15, 0, 0, TimeSpan.Zero));
 
-        using (var put = await AdminAsync(HttpMethod.Put, "/admin/customers/globex", JsonSerializer.Serialize(States.OneMetered("feature-api-calls", 10, 2), Core.Json.CoreJsonContext.Default.EntitlementsStateDto)))
+        using (var put = await AdminAsync(HttpMethod.Put, "/admin/customers/globex", JsonSerializer.Serialize(EntitlementStates.OneMetered("feature-api-calls", 10, 2), Core.Json.CoreJsonContext.Default.EntitlementsStateDto)))
         {
             Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         }

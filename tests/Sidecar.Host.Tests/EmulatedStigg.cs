@@ -1,6 +1,6 @@
 using Sidecar.Core.Json;
 using Sidecar.Emulator;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 
 namespace Sidecar.Host.Tests;
 
@@ -23,13 +23,8 @@ internal sealed class EmulatedStigg : IAsyncDisposable
         string apiKey = "emulator-key",
         bool waitForEvents = true)
     {
-        var time = new FixedTime(FixedTime.SampleNow);
-        var emulator = await EmulatorServer.StartAsync(new EmulatorOptions
-        {
-            FixturePath = RepoPaths.SampleEntitlements,
-            EdgeLatency = edgeLatency,
-            Time = time,
-        });
+        var time = Clocks.WallAtSampleNow();
+        var emulator = await EmulatorServer.StartAsync(EmulatorFixture.SampleOptions(time: time) with { EdgeLatency = edgeLatency });
         var upstream = SidecarHost.UpstreamEnv(emulator, ("SERVER_API_KEY", apiKey));
         foreach (var (name, value) in env ?? [])
         {
@@ -52,7 +47,7 @@ internal sealed class EmulatedStigg : IAsyncDisposable
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await Emulator.WaitForCountersAsync(c => c.WsSubscribers >= 3, cts.Token);
-        await Eventually.ValueAsync(() => Task.FromResult(Sidecar.App.Status.Events), s => s == "connected", TimeSpan.FromSeconds(20));
+        await Eventually.ValueAsync(() => Sidecar.App.Status.Events, s => s == "connected", TimeSpan.FromSeconds(20), "the event stream to connect");
     }
 
     public long EdgeRequestsFor(string customer) => Emulator.Counters.EdgeRequestsByCustomer.GetValueOrDefault(customer);

@@ -1,5 +1,5 @@
 using Stigg.Sidecar.V1;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 
 namespace Sidecar.Host.Tests;
 
@@ -42,7 +42,7 @@ public sealed class ModeTests
         File.Copy(RepoPaths.SampleEntitlements, path);
         try
         {
-            await using var host = await SidecarHost.StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = path }, new FixedTime(FixedTime.SampleNow));
+            await using var host = await SidecarHost.StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = path }, Clocks.WallAtSampleNow());
             var before = await host.Client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-seats" });
 
             var text = await File.ReadAllTextAsync(path);
@@ -66,7 +66,7 @@ public sealed class ModeTests
     [Fact]
     public async Task File_ReportUsage_AccountedLocally()
     {
-        await using var host = await SidecarHost.StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, new FixedTime(FixedTime.SampleNow));
+        await using var host = await SidecarHost.StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, Clocks.WallAtSampleNow());
 
         var delta = await host.Client.ReportUsageAsync(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 5 });
         var set = await host.Client.ReportUsageAsync(new ReportUsageRequest

@@ -1,6 +1,6 @@
 using Sidecar.Core.Json;
 using Sidecar.Emulator;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Host.Tests;
@@ -8,29 +8,12 @@ namespace Sidecar.Host.Tests;
 /// <summary>Issue #4 in process: FASTER below a small hot tier, and Redis shared by two sidecars, against the emulator.</summary>
 public sealed class PersistentTierTests
 {
-    /// <summary>A fixture of <paramref name="count"/> customers, each with a handful of entitlements of every kind.</summary>
-    internal static EntitlementsFile ManyCustomers(int count)
-    {
-        var sample = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllText(RepoPaths.SampleEntitlements), CoreJsonContext.Default.EntitlementsFile)!;
-        var template = sample.Customers.Single(c => c.CustomerId == "acme" && c.ResourceId is null).EntitlementsState!;
-        var json = System.Text.Json.JsonSerializer.Serialize(template, CoreJsonContext.Default.EntitlementsStateDto);
-        var file = new EntitlementsFile();
-        for (var i = 0; i < count; i++)
-        {
-            var state = System.Text.Json.JsonSerializer.Deserialize(json, CoreJsonContext.Default.EntitlementsStateDto)!;
-            state.EntitlementsV2.Single(e => e.Feature?.RefId == "feature-seats").UsageLimit = i;
-            file.Customers.Add(new FileCustomer { CustomerId = $"customer-{i:D5}", EntitlementsState = state });
-        }
-
-        return file;
-    }
-
     [Fact]
     public async Task DatasetLargerThanHotTier_EvictedCustomersServedFromFaster_NoRefetch()
     {
         const int Customers = 1500;
-        var time = new FixedTime(FixedTime.SampleNow);
-        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = ManyCustomers(Customers), Time = time });
+        var time = Clocks.WallAtSampleNow();
+        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { Fixture = EntitlementStates.ManyCustomers(Customers), Time = time });
         await using var sidecar = await SidecarHost.StartAsync(
             SidecarHost.UpstreamEnv(
                 emulator,
@@ -65,13 +48,8 @@ public sealed class PersistentTierTests
     public async Task TwoSidecarsSharingRedis_ConcurrentMiss_OneEdgeFetch()
     {
         await using var redis = await RedisServer.StartAsync();
-        var time = new FixedTime(FixedTime.SampleNow);
-        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions
-        {
-            FixturePath = RepoPaths.SampleEntitlements,
-            Time = time,
-            EdgeLatency = TimeSpan.FromMilliseconds(300),
-        });
+        var time = Clocks.WallAtSampleNow();
+        await using var emulator = await EmulatorServer.StartAsync(EmulatorFixture.SampleOptions(time: time) with { EdgeLatency = TimeSpan.FromMilliseconds(300) });
         Dictionary<string, string> Env() => SidecarHost.UpstreamEnv(emulator, SidecarHost.SharedRedis(redis, ("REDIS_TIMEOUT_MS", "5000")));
         await using var a = await SidecarHost.StartAsync(Env(), time);
         await using var b = await SidecarHost.StartAsync(Env(), time);
@@ -91,8 +69,8 @@ public sealed class PersistentTierTests
     public async Task RedisStoppedMidTest_NoFailedChecks_RecoversWhenBack()
     {
         await using var redis = await RedisServer.StartAsync();
-        var time = new FixedTime(FixedTime.SampleNow);
-        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements, Time = time });
+        var time = Clocks.WallAtSampleNow();
+        await using var emulator = await EmulatorFixture.StartSampleAsync(time: time);
         await using var sidecar = await SidecarHost.StartAsync(SidecarHost.UpstreamEnv(emulator, SidecarHost.SharedRedis(redis)), time);
         var client = sidecar.Client;
         Assert.True((await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" })).HasAccess);

@@ -1,4 +1,4 @@
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 
 namespace Sidecar.Host.Tests;
 
@@ -29,13 +29,10 @@ public sealed class ProcessStartupTests
         var env = new Dictionary<string, string>
         {
             ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements,
-            ["GRPC_PORT"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["METRICS_PORT"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["LOG_LEVEL"] = "info",
         };
-        await using var process = SidecarProcess.Start(SidecarDll, env);
+        await using var process = await SidecarProcess.StartReadyAsync(SidecarDll, env, TimeSpan.FromSeconds(60));
 
-        await process.WaitReadyAsync(TimeSpan.FromSeconds(60));
         var exit = await process.StopAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(0, exit);

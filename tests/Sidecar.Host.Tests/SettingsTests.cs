@@ -1,5 +1,5 @@
 using Sidecar.Host.Configuration;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 
 namespace Sidecar.Host.Tests;
 

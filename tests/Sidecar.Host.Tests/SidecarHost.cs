@@ -1,12 +1,16 @@
 using Grpc.Net.Client;
 using Sidecar.Host;
 using Sidecar.Host.Configuration;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Host.Tests;
 
-/// <summary>An in-process sidecar on free loopback ports, with a real gRPC channel to it.</summary>
+/// <summary>
+/// An in-process sidecar on loopback ports it has bound (see <see cref="StartAsync"/>), with a real gRPC channel to
+/// it. Built from the kit's pieces (ports, clocks, sample paths); what is particular to the host (its settings and
+/// app) stays here.
+/// </summary>
 internal sealed class SidecarHost : IAsyncDisposable
 {
     private SidecarHost(SidecarApp app, SidecarSettings settings, MemoryStream log)
@@ -42,23 +46,49 @@ internal sealed class SidecarHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Settings as the environment would give them, plus free ports and a private cache directory.</summary>
+    /// <summary>Settings as the environment would give them, plus a private cache directory and test defaults.</summary>
     public static SidecarSettings SettingsFrom(Dictionary<string, string> env)
     {
-        env.TryAdd("GRPC_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        env.TryAdd("METRICS_PORT", TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
         env.TryAdd("CACHE_DIR", Path.Combine(Path.GetTempPath(), "sidecar-test-" + Guid.NewGuid().ToString("N")));
         env.TryAdd("LOG_LEVEL", "debug");
         env.TryAdd("BIND_ADDRESS", "127.0.0.1");
         return SidecarSettings.Load(new EnvReader(name => env.GetValueOrDefault(name)));
     }
 
-    public static async Task<SidecarHost> StartAsync(Dictionary<string, string> env, TimeProvider? time = null)
+    /// <summary>
+    /// Starts a sidecar in this process. GRPC_PORT and METRICS_PORT, unless <paramref name="env"/> sets them, are
+    /// candidates; when Kestrel cannot bind one because it was taken in the meantime, the sidecar is started again on
+    /// new ones, so the ports in <paramref name="env"/> and <see cref="Settings"/> afterwards are ports it holds.
+    /// </summary>
+    public static Task<SidecarHost> StartAsync(Dictionary<string, string> env, TimeProvider? time = null)
     {
-        var settings = SettingsFrom(env);
-        var log = new SynchronizedMemoryStream();
-        var app = await SidecarApp.StartAsync(settings, time ?? TimeProvider.System, log, CancellationToken.None);
-        return new SidecarHost(app, settings, log);
+        var pickGrpc = !env.ContainsKey("GRPC_PORT");
+        var pickMetrics = !env.ContainsKey("METRICS_PORT");
+        return LoopbackPort.StartAsync(2, async ports =>
+        {
+            if (pickGrpc)
+            {
+                env["GRPC_PORT"] = ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if (pickMetrics)
+            {
+                env["METRICS_PORT"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            var settings = SettingsFrom(env);
+            var log = new SynchronizedMemoryStream();
+            try
+            {
+                var app = await SidecarApp.StartAsync(settings, time ?? TimeProvider.System, log, CancellationToken.None);
+                return new SidecarHost(app, settings, log);
+            }
+            catch (Exception ex) when ((pickGrpc || pickMetrics) && LoopbackPort.IsAddressInUse(ex))
+            {
+                DeleteCacheDirectory(settings);
+                throw;
+            }
+        }, "the in-process sidecar");
     }
 
     /// <summary>Environment for upstream mode against <paramref name="emulator"/>, plus <paramref name="extra"/> settings.</summary>
@@ -89,16 +119,21 @@ internal sealed class SidecarHost : IAsyncDisposable
     ];
 
     public static Task<SidecarHost> StartWithSampleFileAsync() =>
-        StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, new FixedTime(FixedTime.SampleNow));
+        StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, Clocks.WallAtSampleNow());
 
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
         Http.Dispose();
         await App.DisposeAsync();
-        if (Directory.Exists(Settings.CacheDirectory))
+        DeleteCacheDirectory(Settings);
+    }
+
+    private static void DeleteCacheDirectory(SidecarSettings settings)
+    {
+        if (Directory.Exists(settings.CacheDirectory))
         {
-            Directory.Delete(Settings.CacheDirectory, recursive: true);
+            Directory.Delete(settings.CacheDirectory, recursive: true);
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Grpc.Net.Client;
 using Stigg.Sidecar.V1;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 
 namespace Sidecar.Host.Tests;
 
@@ -15,7 +15,7 @@ public sealed class UnixSocketTests
         {
             ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements,
             ["GRPC_UNIX_SOCKET"] = socket,
-        }, new FixedTime(FixedTime.SampleNow));
+        }, Clocks.WallAtSampleNow());
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = async (_, ct) =>

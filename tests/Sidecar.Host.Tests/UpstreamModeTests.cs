@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using Sidecar.Emulator;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Host.Tests;
@@ -196,7 +196,7 @@ public sealed class UpstreamModeTests
         }
 
         await stigg.WaitForEventStreamAsync();
-        await Eventually.ValueAsync(() => Task.FromResult(stigg.EdgeRequestsFor("acme")), n => n > fetchesBefore, TimeSpan.FromSeconds(10));
+        await Eventually.ValueAsync(() => stigg.EdgeRequestsFor("acme"), n => n > fetchesBefore, TimeSpan.FromSeconds(10));
         await stop.CancelAsync();
         await checking;
 
@@ -307,8 +307,8 @@ public sealed class UpstreamModeTests
     [Fact]
     public async Task WsDisabled_StaleEntryServedThenRevalidatedInBackground()
     {
-        var time = new FixedTime(FixedTime.SampleNow);
-        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements, Time = time });
+        var time = Clocks.WallAtSampleNow();
+        await using var emulator = await EmulatorFixture.StartSampleAsync(time: time);
         await using var sidecar = await SidecarHost.StartAsync(
             SidecarHost.UpstreamEnv(emulator, ("WS_ENABLED", "false"), ("CACHE_FRESHNESS_SECS", "30")),
             time);

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Smoke.Tests;
@@ -15,12 +15,9 @@ public sealed class FileModeSmokeTests(AotBinary binary)
         var env = new Dictionary<string, string>
         {
             ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements,
-            ["GRPC_PORT"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["METRICS_PORT"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["LOG_LEVEL"] = "info",
         };
-        await using var sidecar = SidecarProcess.Start(binary.Path, env);
-        await sidecar.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await using var sidecar = await SidecarProcess.StartReadyAsync(binary.Path, env, TimeSpan.FromSeconds(30));
         using var channel = GrpcChannel.ForAddress(sidecar.GrpcAddress);
         var client = new SidecarService.SidecarServiceClient(channel);
 
@@ -47,15 +44,12 @@ public sealed class FileModeSmokeTests(AotBinary binary)
     [Fact]
     public async Task AotBinary_HealthSubcommand_ExitsZeroWhenHealthyAndOneWhenDown()
     {
-        var metricsPort = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var env = new Dictionary<string, string>
         {
             ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements,
-            ["GRPC_PORT"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["METRICS_PORT"] = metricsPort,
         };
-        await using var sidecar = SidecarProcess.Start(binary.Path, env);
-        await sidecar.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await using var sidecar = await SidecarProcess.StartReadyAsync(binary.Path, env, TimeSpan.FromSeconds(30));
+        var metricsPort = sidecar.MetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         await using var healthy = SidecarProcess.Start(binary.Path, new Dictionary<string, string> { ["METRICS_PORT"] = metricsPort }, null, "health");
         await healthy.WaitForExitAsync(TimeSpan.FromSeconds(10));

@@ -1,7 +1,6 @@
-using System.Globalization;
 using Grpc.Net.Client;
 using Sidecar.Emulator;
-using Sidecar.Tests.Shared;
+using Sidecar.Testing;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Smoke.Tests;
@@ -18,8 +17,6 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
         {
             ["SERVER_API_KEY"] = "emulator-key",
             ["API_URL"] = apiUrl.ToString(),
-            ["GRPC_PORT"] = TestPorts.Free().ToString(CultureInfo.InvariantCulture),
-            ["METRICS_PORT"] = TestPorts.Free().ToString(CultureInfo.InvariantCulture),
             ["CACHE_DIR"] = _cacheDir,
             ["CACHE_CHECKPOINT_INTERVAL_SECS"] = "1",
             ["LOG_LEVEL"] = "debug",
@@ -35,9 +32,8 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
     [Fact]
     public async Task AotBinary_AgainstEmulator_MissLiveUpdateUsageReconnectAndOutage()
     {
-        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements });
-        await using var sidecar = SidecarProcess.Start(binary.Path, Env(emulator.BaseUrl, ("ENTITLEMENTS_TIMEOUT_MS", "1000")));
-        await sidecar.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await using var emulator = await EmulatorFixture.StartSampleAsync();
+        await using var sidecar = await SidecarProcess.StartReadyAsync(binary.Path, Env(emulator.BaseUrl, ("ENTITLEMENTS_TIMEOUT_MS", "1000")), TimeSpan.FromSeconds(30));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await emulator.WaitForCountersAsync(c => c.WsSubscribers >= 3, cts.Token);
         using var channel = GrpcChannel.ForAddress(sidecar.GrpcAddress);
@@ -84,11 +80,10 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
     public async Task AotBinary_KilledAfterCheckpoint_RestartsWithUpstreamDown_ServesRecoveredCustomers()
     {
         Uri apiUrl;
-        await using (var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements }))
+        await using (var emulator = await EmulatorFixture.StartSampleAsync())
         {
             apiUrl = emulator.BaseUrl;
-            await using var first = SidecarProcess.Start(binary.Path, Env(apiUrl, ("WS_ENABLED", "false")));
-            await first.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            await using var first = await SidecarProcess.StartReadyAsync(binary.Path, Env(apiUrl, ("WS_ENABLED", "false")), TimeSpan.FromSeconds(30));
             using var channel = GrpcChannel.ForAddress(first.GrpcAddress);
             var client = new SidecarService.SidecarServiceClient(channel);
             Assert.Equal(25, (await client.GetNumericEntitlementAsync(new GetNumericEntitlementRequest { CustomerId = "acme", FeatureId = "feature-seats" })).Entitlement.Value);
@@ -96,17 +91,16 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
 
             // Two checkpoints after the writes: the second one certainly started after they completed.
             var taken = CheckpointLines(first);
-            await Eventually.ValueAsync(() => Task.FromResult(CheckpointLines(first)), n => n > taken, TimeSpan.FromSeconds(20));
+            await Eventually.ValueAsync(() => CheckpointLines(first), n => n > taken, TimeSpan.FromSeconds(20));
             await client.GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "initech", FeatureId = "feature-sso" });
             taken = CheckpointLines(first);
-            await Eventually.ValueAsync(() => Task.FromResult(CheckpointLines(first)), n => n > taken, TimeSpan.FromSeconds(20));
+            await Eventually.ValueAsync(() => CheckpointLines(first), n => n > taken, TimeSpan.FromSeconds(20));
 
             await first.StopAsync(TimeSpan.FromSeconds(10), kill: true);
         }
 
         // The emulator is gone: nothing listens at API_URL any more.
-        await using var second = SidecarProcess.Start(binary.Path, Env(apiUrl, ("WS_ENABLED", "false"), ("ENTITLEMENTS_TIMEOUT_MS", "500")));
-        await second.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await using var second = await SidecarProcess.StartReadyAsync(binary.Path, Env(apiUrl, ("WS_ENABLED", "false"), ("ENTITLEMENTS_TIMEOUT_MS", "500")), TimeSpan.FromSeconds(30));
         using var channel2 = GrpcChannel.ForAddress(second.GrpcAddress);
         var client2 = new SidecarService.SidecarServiceClient(channel2);
 
@@ -125,10 +119,9 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
     [Fact]
     public async Task AotBinary_CorruptCheckpoint_StartsCleanWithAWarning()
     {
-        await using var emulator = await EmulatorServer.StartAsync(new EmulatorOptions { FixturePath = RepoPaths.SampleEntitlements });
-        await using (var first = SidecarProcess.Start(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false"))))
+        await using var emulator = await EmulatorFixture.StartSampleAsync();
+        await using (var first = await SidecarProcess.StartReadyAsync(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false")), TimeSpan.FromSeconds(30)))
         {
-            await first.WaitReadyAsync(TimeSpan.FromSeconds(30));
             using var channel = GrpcChannel.ForAddress(first.GrpcAddress);
             await new SidecarService.SidecarServiceClient(channel).GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
             Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(15)));
@@ -141,8 +134,7 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
             File.WriteAllBytes(file, [0x13, 0x37, 0xde, 0xad]);
         }
 
-        await using var second = SidecarProcess.Start(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false")));
-        await second.WaitReadyAsync(TimeSpan.FromSeconds(30));
+        await using var second = await SidecarProcess.StartReadyAsync(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false")), TimeSpan.FromSeconds(30));
         using var channel2 = GrpcChannel.ForAddress(second.GrpcAddress);
         var acme = await new SidecarService.SidecarServiceClient(channel2).GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -9,7 +10,7 @@ namespace Sidecar.Upstream.Tests;
 /// </summary>
 public sealed class EventStreamProtocolTests
 {
-    private readonly ListLogger _logger = new();
+    private readonly CapturingLogger _logger = new();
 
     [Fact]
     public async Task SilentServer_PingsUnanswered_ClientAbortsAndReconnects()

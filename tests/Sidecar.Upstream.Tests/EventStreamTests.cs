@@ -3,13 +3,14 @@ using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Sidecar.Emulator;
 using Stigg.Sidecar.V1;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
 /// <summary>The graphql-transport-ws client against the emulator's socket, driven through the admin API.</summary>
 public sealed class EventStreamTests : IAsyncLifetime
 {
-    private readonly ListLogger _logger = new();
+    private readonly CapturingLogger _logger = new();
     private readonly Channel<CustomerSnapshot> _entitlements = Channel.CreateUnbounded<CustomerSnapshot>();
     private readonly Channel<CustomerKey> _removed = Channel.CreateUnbounded<CustomerKey>();
     private readonly Channel<(CustomerKey Key, UsageUpdate Update)> _usage = Channel.CreateUnbounded<(CustomerKey, UsageUpdate)>();
@@ -29,7 +30,7 @@ public sealed class EventStreamTests : IAsyncLifetime
     {
         _admin.Dispose();
         await _emulator.DisposeAsync();
-        Assert.DoesNotContain(_logger.Lines, l => l.Contains(TestSupport.ApiKey, StringComparison.Ordinal));
+        Assert.DoesNotContain(_logger.Entries, e => e.FullText.Contains(TestSupport.ApiKey, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -210,7 +211,7 @@ public sealed class EventStreamTests : IAsyncLifetime
         Assert.Equal(0, stream.ConnectionCount);
         Assert.False(_connected.Reader.TryRead(out _));
         Assert.True(_logger.Contains("API key was rejected"));
-        Assert.DoesNotContain(_logger.Lines, l => l.Contains("revoked-key", StringComparison.Ordinal));
+        Assert.DoesNotContain(_logger.Entries, e => e.FullText.Contains("revoked-key", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -237,7 +238,7 @@ public sealed class EventStreamTests : IAsyncLifetime
         await _emulator.WaitForCountersAsync(c => c.WsOpenConnections == 0).Within();
         Assert.Equal(EventStreamState.Disconnected, stream.State);
         Assert.True(stream.Completion.IsCompleted);
-        Assert.DoesNotContain(_logger.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) || l.StartsWith("Error", StringComparison.Ordinal));
+        _logger.AssertNoWarningsOrErrors();
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -58,7 +59,7 @@ public sealed class GraphQlWsConnectionTests
                 }
             }
         });
-        var logger = new ListLogger();
+        var logger = new CapturingLogger();
         using var connection = new GraphQlWsConnection(logger: logger);
         Assert.True(await connection.ConnectAsync(server.Url, [], CancellationToken.None).Within());
 

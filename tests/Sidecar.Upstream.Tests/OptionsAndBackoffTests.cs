@@ -1,4 +1,5 @@
 using Sidecar.Upstream.Internal;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -23,7 +24,7 @@ public sealed class OptionsAndBackoffTests
     public void Constructor_NonPositiveBudget_ThrowsNamingTheOption()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(
-            () => new StiggApiClient(Valid with { EntitlementsTimeout = TimeSpan.Zero }, new ListLogger()));
+            () => new StiggApiClient(Valid with { EntitlementsTimeout = TimeSpan.Zero }, new CapturingLogger()));
 
         Assert.Equal("EntitlementsTimeout", ex.ParamName);
     }
@@ -32,7 +33,7 @@ public sealed class OptionsAndBackoffTests
     public void Constructor_ReconnectMaxBelowMin_ThrowsNamingTheOption()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EventStream(
-            Valid with { WsReconnectMin = TimeSpan.FromSeconds(5), WsReconnectMax = TimeSpan.FromSeconds(1) }, new EventStreamHandlers(), new ListLogger()));
+            Valid with { WsReconnectMin = TimeSpan.FromSeconds(5), WsReconnectMax = TimeSpan.FromSeconds(1) }, new EventStreamHandlers(), new CapturingLogger()));
 
         Assert.Equal("WsReconnectMax", ex.ParamName);
     }
@@ -40,7 +41,7 @@ public sealed class OptionsAndBackoffTests
     [Fact]
     public void Constructor_EmptyApiKey_Throws()
     {
-        Assert.ThrowsAny<ArgumentException>(() => new StiggApiClient(Valid with { ApiKey = "" }, new ListLogger()));
+        Assert.ThrowsAny<ArgumentException>(() => new StiggApiClient(Valid with { ApiKey = "" }, new CapturingLogger()));
     }
 
     [Theory]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Sidecar.Core.Model;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -17,7 +18,7 @@ public sealed class RequestHeadersTests
     public async Task EdgeRequest_CarriesTheSdkHeadersAndApiVersion()
     {
         await using var server = RecordingServer.Start(StateBody);
-        using var client = new StiggApiClient(Options(server.Url), new ListLogger());
+        using var client = new StiggApiClient(Options(server.Url), new CapturingLogger());
 
         await client.FetchEntitlementsAsync(new CustomerKey("acme", "ws 1"), skipEdge: false, CancellationToken.None);
 
@@ -32,7 +33,7 @@ public sealed class RequestHeadersTests
     public async Task GraphQlRequest_CarriesTheOperationNameButNoApiVersion()
     {
         await using var server = RecordingServer.Start(StateBody);
-        using var client = new StiggApiClient(Options(server.Url) with { EdgeEnabled = false }, new ListLogger());
+        using var client = new StiggApiClient(Options(server.Url) with { EdgeEnabled = false }, new CapturingLogger());
 
         await client.FetchEntitlementsAsync(new CustomerKey("acme", null), skipEdge: false, CancellationToken.None);
 

@@ -2,13 +2,14 @@ using Sidecar.Core.Json;
 using Sidecar.Core.Model;
 using Sidecar.Emulator;
 using Stigg.Sidecar.V1;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
 /// <summary>The Edge/GraphQL reads and their retry budget, against the emulator over loopback.</summary>
 public sealed class StiggApiClientTests : IAsyncLifetime
 {
-    private readonly ListLogger _logger = new();
+    private readonly CapturingLogger _logger = new();
     private EmulatorServer _emulator = null!;
 
     public async Task InitializeAsync() => _emulator = await TestSupport.StartEmulatorAsync();
@@ -16,7 +17,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _emulator.DisposeAsync();
-        Assert.DoesNotContain(_logger.Lines, l => l.Contains(TestSupport.ApiKey, StringComparison.Ordinal));
+        Assert.DoesNotContain(_logger.Entries, e => e.FullText.Contains(TestSupport.ApiKey, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -90,7 +91,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     {
         var now = DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000);
         _emulator.SetCustomer("clocked", null, BooleanState("feature-clocked"));
-        using var client = new StiggApiClient(TestSupport.OptionsFor(_emulator), _logger, new FixedClock(now));
+        using var client = new StiggApiClient(TestSupport.OptionsFor(_emulator), _logger, new FakeWallClock(now));
 
         var snapshot = await client.FetchEntitlementsAsync(new CustomerKey("clocked", null), skipEdge: false, CancellationToken.None);
 
@@ -231,10 +232,7 @@ public sealed class StiggApiClientTests : IAsyncLifetime
     [Fact]
     public async Task FetchEntitlementsState_NothingListening_ThrowsUnavailable()
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var closedPort = new Uri($"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}");
-        listener.Stop();
+        var closedPort = new Uri($"http://127.0.0.1:{LoopbackPort.Candidate()}"); // nobody listens there
         using var client = Client(TestSupport.OptionsFor(_emulator) with { EdgeApiUrl = closedPort, MaxRetries = 1 });
 
         var ex = await Assert.ThrowsAsync<UpstreamException>(

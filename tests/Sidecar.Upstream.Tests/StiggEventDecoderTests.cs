@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Text.Json;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -9,7 +11,7 @@ public sealed class StiggEventDecoderTests
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeMilliseconds(1_750_000_000_000);
     private static readonly long NowMs = Now.ToUnixTimeMilliseconds();
-    private readonly ListLogger _logger = new();
+    private readonly CapturingLogger _logger = new();
 
     [Fact]
     public void Decode_EntitlementsUpdated_IsASnapshotVersionedByTheDataAndStampedByTheClock()
@@ -134,7 +136,7 @@ public sealed class StiggEventDecoderTests
     [Fact]
     public void Decode_NoPayloadOrUnknownSubscription_IsNull()
     {
-        var decoder = new StiggEventDecoder(new FixedClock(Now), _logger);
+        var decoder = new StiggEventDecoder(new FakeTimeProvider(Now), _logger);
 
         Assert.Null(decoder.Decode(StiggEventDecoder.UsageId, payload: null));
         Assert.Null(Decode("someone-elses", """{"data":{}}"""));
@@ -144,6 +146,6 @@ public sealed class StiggEventDecoderTests
     private StiggEvent? Decode(string subscriptionId, string json)
     {
         using var document = JsonDocument.Parse(json);
-        return new StiggEventDecoder(new FixedClock(Now), _logger).Decode(subscriptionId, document.RootElement);
+        return new StiggEventDecoder(new FakeTimeProvider(Now), _logger).Decode(subscriptionId, document.RootElement);
     }
 }

@@ -1,12 +1,13 @@
 using Sidecar.Core.Model;
 using Sidecar.Emulator;
+using Sidecar.Testing;
 
 namespace Sidecar.Upstream.Tests;
 
 /// <summary>ReportUsage / ReportUsageBulk / ReportEvent against the emulator's GraphQL API.</summary>
 public sealed class UsageReportingTests : IAsyncLifetime
 {
-    private readonly ListLogger _logger = new();
+    private readonly CapturingLogger _logger = new();
     private EmulatorServer _emulator = null!;
     private StiggApiClient _client = null!;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache.Redis.Internal;
+using Sidecar.Core;
 using Sidecar.Core.Model;
 using StackExchange.Redis;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Sidecar.Cache.Redis.Internal;
+using Sidecar.Core;
 using Sidecar.Core.Model;
 using StackExchange.Redis;
 

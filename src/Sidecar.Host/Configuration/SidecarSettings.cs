@@ -122,17 +122,24 @@ internal sealed record SidecarSettings
             Fallbacks = fallbacks,
             Server = ServerSettings.Load(env),
             Logging = LogSettings.Load(env),
-            Cache = new TieredCacheOptions
-            {
-                FreshnessWindow = TimeSpan.FromSeconds(env.Long("CACHE_FRESHNESS_SECS", 30, 0, 86_400)),
-                RefetchOnEveryCheck = env.Bool("CACHE_REFETCH_ON_EVERY_CHECK", false),
-            },
+            Cache = CacheFrom(env),
             CacheMaxSizeBytes = budget,
             HotBudgetBytes = hotBudget,
             CacheDirectory = directory,
             Faster = faster,
             Redis = mode == SourceMode.Stigg && env.String("REDIS_ENVIRONMENT_PREFIX") is not null ? redis : null,
             Secrets = [.. new[] { apiKey, redis.Password }.OfType<string>()],
+        };
+    }
+
+    private static TieredCacheOptions CacheFrom(EnvReader env)
+    {
+        var freshness = TimeSpan.FromSeconds(env.Long("CACHE_FRESHNESS_SECS", 30, 0, 86_400));
+        var defaults = new TieredCacheOptions { FreshnessWindow = freshness };
+        return defaults with
+        {
+            MissBudget = env.Milliseconds("ENTITLEMENTS_MISS_BUDGET_MS", defaults.MissBudget, 1, 600_000),
+            RefetchOnEveryCheck = env.Bool("CACHE_REFETCH_ON_EVERY_CHECK", defaults.RefetchOnEveryCheck),
         };
     }
 

@@ -23,8 +23,8 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Warning, "Stigg is unreachable at start-up, serving from cache and fallback values until it answers: {Reason}")]
     public static partial void UpstreamUnreachableAtStart(ILogger logger, string reason);
 
-    [LoggerMessage(9, LogLevel.Warning, "Usage report failed: {Reason}")]
-    public static partial void UsageReportFailed(ILogger logger, string reason);
+    [LoggerMessage(9, LogLevel.Warning, "Usage report failed: {Reason} ({Suppressed} more failures since the last line)")]
+    public static partial void UsageReportFailed(ILogger logger, string reason, int suppressed);
 
     [LoggerMessage(10, LogLevel.Information, "Shutting down: draining requests")]
     public static partial void ShuttingDown(ILogger logger);
@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Warning, "PORT (legacy TLS) is set but no TLS certificate is configured; the legacy TLS listener is not started")]
     public static partial void LegacyTlsNotServed(ILogger logger);
+
+    [LoggerMessage(14, LogLevel.Error, "{Method} failed inside the sidecar; the caller was answered INTERNAL")]
+    public static partial void HandlerFailed(ILogger logger, string method, Exception exception);
 }

@@ -28,6 +28,7 @@ internal sealed class CacheTiers(SidecarSettings settings, SidecarStatus status,
     {
         if (settings.Faster is { } fasterOptions)
         {
+            StartupFailure.EnsureWritableDirectory(fasterOptions.Directory);
             Faster = await FasterTier.OpenAsync(fasterOptions, loggers.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
             _all.Add(Faster);
             status.Persistence = Faster.RecoveryOutcome.ToString().ToLowerInvariant();

@@ -26,6 +26,7 @@ internal static class SidecarServices
         services.AddSingleton(time);
         services.AddSingleton(status);
         services.AddSingleton(settings.Fallbacks);
+        services.AddSingleton(settings.Cache);
         services.AddSingleton<SidecarMetrics>();
         services.AddSingleton<CacheTiers>(sp => new(settings, status, sp.GetRequiredService<ILoggerFactory>(), time));
         services.AddSingleton(sp => new TieredEntitlementCache(

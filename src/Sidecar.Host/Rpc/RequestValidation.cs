@@ -7,6 +7,9 @@ namespace Sidecar.Host.Rpc;
 /// <summary>Turns bad requests into INVALID_ARGUMENT with a message that names the field (DESIGN decision 7).</summary>
 internal static class RequestValidation
 {
+    private const long MinTimestampSeconds = -62_135_596_800;
+    private const long MaxTimestampSeconds = 253_402_300_799;
+
     public static CustomerKey Key(string customerId, bool hasResourceId, string resourceId, string prefix = "")
     {
         Required(customerId, prefix + "customer_id");
@@ -58,6 +61,28 @@ internal static class RequestValidation
         if (!double.IsFinite(value))
         {
             throw Invalid($"{field}: must be a finite number");
+        }
+    }
+
+    /// <summary>
+    /// A <c>google.protobuf.Timestamp</c> that can be a date: seconds from 0001-01-01 to 9999-12-31 and nanos in
+    /// 0–999,999,999, as the Timestamp spec requires (anything else cannot be converted, and must not throw later).
+    /// </summary>
+    public static void Timestamp(Google.Protobuf.WellKnownTypes.Timestamp? timestamp, string field)
+    {
+        if (timestamp is null)
+        {
+            return;
+        }
+
+        if (timestamp.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds)
+        {
+            throw Invalid($"{field}: seconds must be between {MinTimestampSeconds} (0001-01-01) and {MaxTimestampSeconds} (9999-12-31), got {timestamp.Seconds}");
+        }
+
+        if (timestamp.Nanos is < 0 or > 999_999_999)
+        {
+            throw Invalid($"{field}: nanos must be between 0 and 999999999, got {timestamp.Nanos}");
         }
     }
 

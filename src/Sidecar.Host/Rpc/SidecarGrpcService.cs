@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache;
+using Sidecar.Core;
 using Sidecar.Core.Evaluation;
 using Sidecar.Core.Model;
 using Sidecar.Host.Diagnostics;
@@ -16,11 +17,19 @@ namespace Sidecar.Host.Rpc;
 /// </summary>
 internal sealed class SidecarGrpcService(
     TieredEntitlementCache cache,
+    TieredCacheOptions cacheOptions,
     FallbackSet fallbacks,
     SidecarMetrics metrics,
-    ILogger<SidecarGrpcService> logger)
+    ILogger<SidecarGrpcService> logger,
+    TimeProvider time)
 {
+    /// <summary>Of what is left until the caller's deadline, the answer keeps this share (at least 5 ms) for itself.</summary>
+    private const double DeadlineMargin = 0.1;
+
+    private static readonly TimeSpan MinimumMargin = TimeSpan.FromMilliseconds(5);
+
     private readonly FallbackSet _fallbacks = fallbacks;
+    private readonly LogThrottle _usageFailureLogs = new(time, TimeSpan.FromSeconds(10));
 
     public Task<GetBooleanEntitlementResponse> GetBooleanEntitlement(GetBooleanEntitlementRequest request, ServerCallContext context)
     {
@@ -81,7 +90,18 @@ internal sealed class SidecarGrpcService(
     public async Task<ReloadEntitlementsResponse> ReloadEntitlements(ReloadEntitlementsRequest request, ServerCallContext context)
     {
         var key = RequestValidation.Key(request.CustomerId, request.HasResourceId, request.ResourceId);
-        var snapshot = await cache.ReloadAsync(key, context.CancellationToken).ConfigureAwait(false);
+        CustomerSnapshot? snapshot;
+        try
+        {
+            snapshot = await cache.ReloadAsync(key, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (SourceUnavailableException ex)
+        {
+            // Never a false "does not exist" because the source is down: the cached truth, or say that it is down.
+            snapshot = await cache.GetHeldAsync(key, context.CancellationToken).ConfigureAwait(false)
+                ?? throw new RpcException(new Status(StatusCode.Unavailable, "entitlements could not be reloaded and none are cached: " + ex.Message));
+        }
+
         return new ReloadEntitlementsResponse
         {
             EntitledEntityExists = snapshot is null ? cache.Source.EntityExistsWithoutData : EntitlementEvaluator.EntitledEntityExists(snapshot),
@@ -122,10 +142,7 @@ internal sealed class SidecarGrpcService(
 
         for (var i = 0; i < request.Events.Count; i++)
         {
-            var e = request.Events[i];
-            RequestValidation.Required(e.EventName, $"events[{i}].event_name");
-            RequestValidation.Key(e.CustomerId, e.HasResourceId, e.ResourceId, $"events[{i}].");
-            RequestValidation.Required(e.IdempotencyKey, $"events[{i}].idempotency_key");
+            UsageMapping.Validate(request.Events[i], $"events[{i}].");
         }
 
         try
@@ -174,7 +191,7 @@ internal sealed class SidecarGrpcService(
         CustomerSnapshot? snapshot;
         try
         {
-            snapshot = await cache.LoadAsync(key, context.CancellationToken).ConfigureAwait(false);
+            snapshot = await cache.LoadAsync(key, MissWait(context.Deadline), context.CancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -204,7 +221,27 @@ internal sealed class SidecarGrpcService(
 
     private RpcException Unavailable(SourceUnavailableException ex)
     {
-        Log.UsageReportFailed(logger, ex.Message);
+        if (_usageFailureLogs.TryEnter(out var suppressed))
+        {
+            Log.UsageReportFailed(logger, ex.Message, suppressed);
+        }
+
         return new RpcException(new Status(StatusCode.Unavailable, ex.Message));
+    }
+
+    /// <summary>
+    /// How long a miss may take: what is left of the caller's deadline less a margin for the answer, or the miss
+    /// budget when the caller set no deadline.
+    /// </summary>
+    private TimeSpan MissWait(DateTime deadline)
+    {
+        if (deadline == DateTime.MaxValue)
+        {
+            return cacheOptions.MissBudget;
+        }
+
+        var remaining = deadline - time.GetUtcNow().UtcDateTime;
+        var margin = TimeSpan.FromTicks(Math.Max(MinimumMargin.Ticks, (long)(remaining.Ticks * DeadlineMargin)));
+        return remaining > margin ? remaining - margin : TimeSpan.Zero;
     }
 }

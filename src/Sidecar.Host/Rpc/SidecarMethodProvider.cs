@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using Sidecar.Host.Diagnostics;
 using Stigg.Sidecar.V1;
 
@@ -12,7 +13,7 @@ namespace Sidecar.Host.Rpc;
 /// marshallers, so that a request that is not valid protobuf becomes INVALID_ARGUMENT (not INTERNAL), and every call
 /// is counted and timed in one place.
 /// </summary>
-internal sealed class SidecarMethodProvider(SidecarMetrics metrics) : IServiceMethodProvider<SidecarGrpcService>
+internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<SidecarMethodProvider> logger) : IServiceMethodProvider<SidecarGrpcService>
 {
     private const string ServiceName = "stigg.sidecar.v1.SidecarService";
 
@@ -41,7 +42,6 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics) : IServiceMe
         where TResponse : class, IMessage<TResponse>, IBufferMessage
     {
         var method = new Method<TRequest, TResponse>(MethodType.Unary, ServiceName, name, RequestMarshaller(parser), ResponseMarshaller<TResponse>());
-        var recorded = metrics;
         context.AddUnaryMethod(method, [], (service, request, callContext) =>
         {
             var start = Stopwatch.GetTimestamp();
@@ -52,21 +52,25 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics) : IServiceMe
             }
             catch (RpcException ex)
             {
-                recorded.Request(name, CodeName(ex.StatusCode), start);
+                metrics.Request(name, CodeName(ex.StatusCode), start);
                 throw;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw Internal(name, start, ex);
             }
 
             if (task.IsCompletedSuccessfully)
             {
-                recorded.Request(name, "OK", start);
+                metrics.Request(name, "OK", start);
                 return task;
             }
 
-            return Completion(task, name, start, recorded);
+            return Completion(task, name, start);
         });
     }
 
-    private static async Task<TResponse> Completion<TResponse>(Task<TResponse> task, string name, long start, SidecarMetrics metrics)
+    private async Task<TResponse> Completion<TResponse>(Task<TResponse> task, string name, long start)
     {
         try
         {
@@ -79,11 +83,26 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics) : IServiceMe
             metrics.Request(name, CodeName(ex.StatusCode), start);
             throw;
         }
-        catch
+        catch (OperationCanceledException)
         {
-            metrics.Request(name, "UNKNOWN", start);
+            metrics.Request(name, "CANCELLED", start);
             throw;
         }
+        catch (Exception ex)
+        {
+            throw Internal(name, start, ex);
+        }
+    }
+
+    /// <summary>
+    /// A fault of ours, not of the request: INTERNAL with words (never the exception's text, which may name internals),
+    /// and one log line with the cause. grpc-dotnet would answer UNKNOWN "Exception was thrown by handler."
+    /// </summary>
+    private RpcException Internal(string method, long start, Exception ex)
+    {
+        metrics.Request(method, "INTERNAL", start);
+        Log.HandlerFailed(logger, method, ex);
+        return new RpcException(new Status(StatusCode.Internal, $"{method} failed inside the sidecar; its log says why"));
     }
 
     private static Marshaller<TRequest> RequestMarshaller<TRequest>(MessageParser<TRequest> parser)

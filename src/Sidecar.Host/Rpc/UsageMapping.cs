@@ -19,6 +19,18 @@ internal static class UsageMapping
         {
             throw RequestValidation.Invalid($"{prefix}update_behavior: unknown value {(int)request.UpdateBehavior}");
         }
+
+        RequestValidation.Timestamp(request.Timestamp, prefix + "timestamp");
+        Dimensions(request.Dimensions, prefix + "dimensions");
+    }
+
+    public static void Validate(Event e, string prefix)
+    {
+        RequestValidation.Required(e.EventName, prefix + "event_name");
+        RequestValidation.Key(e.CustomerId, e.HasResourceId, e.ResourceId, prefix);
+        RequestValidation.Required(e.IdempotencyKey, prefix + "idempotency_key");
+        RequestValidation.Timestamp(e.Timestamp, prefix + "timestamp");
+        Dimensions(e.Dimensions, prefix + "dimensions");
     }
 
     public static UsageReport ToReport(ReportUsageRequest request) => new()
@@ -71,6 +83,22 @@ internal static class UsageMapping
         }
 
         return response;
+    }
+
+    private static void Dimensions(MapField<string, EventDimensionValue> dimensions, string field)
+    {
+        foreach (var (name, value) in dimensions)
+        {
+            RequestValidation.Optional(name, $"{field}: key");
+            if (value.ValueCase == EventDimensionValue.ValueOneofCase.NumberValue)
+            {
+                RequestValidation.Finite(value.NumberValue, $"{field}[{name}]");
+            }
+            else if (value.ValueCase == EventDimensionValue.ValueOneofCase.StringValue)
+            {
+                RequestValidation.Optional(value.StringValue, $"{field}[{name}]");
+            }
+        }
     }
 
     private static Dictionary<string, object?> ToDimensions(MapField<string, EventDimensionValue> dimensions)

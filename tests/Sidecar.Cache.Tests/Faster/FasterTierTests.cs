@@ -1,20 +1,28 @@
 using Sidecar.Cache.Faster;
 using Sidecar.Core.Model;
+using Sidecar.Testing;
 
 namespace Sidecar.Cache.Tests.Faster;
 
+[Collection(StressCollection.Name)]
 public sealed class FasterTierTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-    private readonly TempDirectory _dir = new();
-    private readonly CapturingLogger _logger = new();
+    private readonly TempDirectory _dir = new("sidecar-faster-");
+    private readonly VerifyNoErrorsScope _logs = new();
 
-    public void Dispose() => _dir.Dispose();
+    private CapturingLogger Logger => _logs.Logger;
+
+    public void Dispose()
+    {
+        _dir.Dispose();
+        _logs.Dispose();
+    }
 
     /// <summary>Log memory of 64 KiB in 4 KiB pages: a few hundred small snapshots fit, the rest go to disk.</summary>
-    private FasterTierOptions TinyOptions() => new()
+    internal static FasterTierOptions TinyOptions(string directory) => new()
     {
-        Directory = _dir.Path,
+        Directory = directory,
         MemoryBytes = 64 * 1024,
         PageBytes = 4 * 1024,
         SegmentBytes = 64 * 1024,
@@ -22,8 +30,10 @@ public sealed class FasterTierTests : IDisposable
         CheckpointInterval = TimeSpan.FromHours(1),
     };
 
+    private FasterTierOptions TinyOptions() => TinyOptions(_dir.Path);
+
     private Task<FasterTier> OpenAsync(FasterTierOptions? options = null) =>
-        FasterTier.OpenAsync(options ?? TinyOptions(), _logger, TimeProvider.System, CancellationToken.None);
+        FasterTier.OpenAsync(options ?? TinyOptions(), Logger, TimeProvider.System, CancellationToken.None);
 
     [Fact]
     public async Task OpenAsync_EmptyDirectory_StartsEmpty()
@@ -50,112 +60,6 @@ public sealed class FasterTierTests : IDisposable
         Snapshots.AssertSame(full, await tier.ReadAsync(full.Key, CancellationToken.None));
         Snapshots.AssertSame(global, await tier.ReadAsync(new CustomerKey("acme", null), CancellationToken.None));
         Assert.Null(await tier.ReadAsync(new CustomerKey("acme", "other"), CancellationToken.None));
-    }
-
-    [Fact]
-    public async Task WriteAsync_OlderEntitlementsTimestamp_KeepsStoredSnapshot()
-    {
-        await using var tier = await OpenAsync();
-        var key = new CustomerKey("acme", null);
-        await tier.WriteAsync(Snapshots.Small("acme", 200, usage: 1), CancellationToken.None);
-
-        await tier.WriteAsync(Snapshots.Small("acme", 100, usage: 2), CancellationToken.None);
-
-        var stored = await tier.ReadAsync(key, CancellationToken.None);
-        Assert.Equal(200, stored!.EntitlementsTimestamp);
-        Assert.Equal(1, stored.Features[0].CurrentUsage);
-        Assert.True(_logger.Has(2110));
-    }
-
-    [Fact]
-    public async Task WriteAsync_NewerOrEqualTimestamp_ReplacesStoredSnapshot()
-    {
-        await using var tier = await OpenAsync();
-        var key = new CustomerKey("acme", null);
-        await tier.WriteAsync(Snapshots.Small("acme", 100), CancellationToken.None);
-
-        await tier.WriteAsync(Snapshots.Small("acme", 300, usage: 3), CancellationToken.None);
-        Assert.Equal(300, (await tier.ReadAsync(key, CancellationToken.None))!.EntitlementsTimestamp);
-
-        // Same version re-confirmed by the upstream (a refresh): the newer FetchedAt is kept.
-        await tier.WriteAsync(Snapshots.Small("acme", 300, usage: 3).WithFetchedAt(999), CancellationToken.None);
-        Assert.Equal(999, (await tier.ReadAsync(key, CancellationToken.None))!.FetchedAt);
-    }
-
-    [Fact]
-    public async Task WriteUsageAsync_NewerUsage_IsApplied()
-    {
-        await using var tier = await OpenAsync();
-        var key = new CustomerKey("acme", null);
-        await tier.WriteAsync(Snapshots.Small("acme", 100, usage: 5, usageAt: 50), CancellationToken.None);
-
-        await tier.WriteUsageAsync(key, new UsageUpdate(EntitlementRefType.Feature, "feature-api-calls", 42, 1000, 2000, 60), CancellationToken.None);
-
-        var feature = (await tier.ReadAsync(key, CancellationToken.None))!.Features[0];
-        Assert.Equal(42, feature.CurrentUsage);
-        Assert.Equal(60, feature.UsageUpdatedAt);
-        Assert.Equal(1000, feature.UsagePeriodStart);
-        Assert.Equal(2000, feature.UsagePeriodEnd);
-    }
-
-    [Fact]
-    public async Task WriteUsageAsync_OlderUsage_IsSkipped()
-    {
-        await using var tier = await OpenAsync();
-        var key = new CustomerKey("acme", null);
-        await tier.WriteAsync(Snapshots.Small("acme", 100, usage: 5, usageAt: 50), CancellationToken.None);
-
-        await tier.WriteUsageAsync(key, new UsageUpdate(EntitlementRefType.Feature, "feature-api-calls", 42, null, null, 49), CancellationToken.None);
-
-        var feature = (await tier.ReadAsync(key, CancellationToken.None))!.Features[0];
-        Assert.Equal(5, feature.CurrentUsage);
-        Assert.Equal(50, feature.UsageUpdatedAt);
-    }
-
-    [Fact]
-    public async Task WriteUsageAsync_CreditUsage_IsApplied()
-    {
-        await using var tier = await OpenAsync();
-        var snapshot = Snapshots.Full();
-        await tier.WriteAsync(snapshot, CancellationToken.None);
-        var at = snapshot.Credits[0].UsageUpdatedAt + 1;
-
-        await tier.WriteUsageAsync(snapshot.Key, new UsageUpdate(EntitlementRefType.Credit, "credits-usd", 400, null, null, at), CancellationToken.None);
-
-        var stored = await tier.ReadAsync(snapshot.Key, CancellationToken.None);
-        Assert.Equal(400, stored!.Credits[0].CurrentUsage);
-        Assert.Equal(at, stored.Credits[0].UsageUpdatedAt);
-        Assert.Equal(snapshot.Credits[0].UsagePeriodEnd, stored.Credits[0].UsagePeriodEnd);
-    }
-
-    [Fact]
-    public async Task WriteUsageAsync_UnknownCustomerOrFeature_StoresNothing()
-    {
-        await using var tier = await OpenAsync();
-        var known = Snapshots.Small("acme", 100, usage: 5, usageAt: 50);
-        await tier.WriteAsync(known, CancellationToken.None);
-        var unknown = new CustomerKey("ghost", null);
-
-        await tier.WriteUsageAsync(unknown, new UsageUpdate(EntitlementRefType.Feature, "feature-api-calls", 1, null, null, 60), CancellationToken.None);
-        await tier.WriteUsageAsync(known.Key, new UsageUpdate(EntitlementRefType.Feature, "no-such-feature", 1, null, null, 60), CancellationToken.None);
-
-        Assert.Null(await tier.ReadAsync(unknown, CancellationToken.None));
-        Snapshots.AssertSame(known, await tier.ReadAsync(known.Key, CancellationToken.None));
-    }
-
-    [Fact]
-    public async Task RemoveAsync_StoredCustomer_IsGoneAndCanBeWrittenAgain()
-    {
-        await using var tier = await OpenAsync();
-        var snapshot = Snapshots.Small("acme", 100);
-        await tier.WriteAsync(snapshot, CancellationToken.None);
-
-        await tier.RemoveAsync(snapshot.Key, CancellationToken.None);
-        Assert.Null(await tier.ReadAsync(snapshot.Key, CancellationToken.None));
-
-        // A removed customer has no timestamp to guard with: any version may be written again.
-        await tier.WriteAsync(Snapshots.Small("acme", 50), CancellationToken.None);
-        Assert.Equal(50, (await tier.ReadAsync(snapshot.Key, CancellationToken.None))!.EntitlementsTimestamp);
     }
 
     [Fact]
@@ -187,7 +91,7 @@ public sealed class FasterTierTests : IDisposable
         var updated = await tier.ReadAsync(first, CancellationToken.None);
         Assert.Equal(1000, updated!.EntitlementsTimestamp);
         Assert.Equal(77, updated.Features[0].CurrentUsage);
-        Assert.Empty(_logger.Warnings);
+        Assert.Empty(Logger.Warnings);
     }
 
     [Fact]
@@ -225,7 +129,7 @@ public sealed class FasterTierTests : IDisposable
         await using var reopened = await OpenAsync(options);
 
         Assert.Null(await reopened.ReadAsync(victim.Key, CancellationToken.None));
-        Assert.True(_logger.Has(2104));
+        Assert.True(Logger.Has(2104));
         Assert.NotNull(await reopened.ReadAsync(new CustomerKey("bystander", null), CancellationToken.None));
 
         // The bad record was removed, so an older version is no longer blocked by its timestamp.
@@ -270,7 +174,7 @@ public sealed class FasterTierTests : IDisposable
         // The recovered store keeps working, guards included.
         await reopened.WriteAsync(Snapshots.Small("c1", 5), CancellationToken.None);
         Assert.Equal(11, (await reopened.ReadAsync(new CustomerKey("c1", null), CancellationToken.None))!.EntitlementsTimestamp);
-        Assert.Empty(_logger.Warnings);
+        Assert.Empty(Logger.Warnings);
     }
 
     [Fact]
@@ -324,7 +228,7 @@ public sealed class FasterTierTests : IDisposable
         await using var reopened = await OpenAsync(options);
 
         Assert.Equal(FasterRecoveryOutcome.Empty, reopened.RecoveryOutcome);
-        Assert.True(_logger.Has(2102));
+        Assert.True(Logger.Has(2102));
         Assert.Null(await reopened.ReadAsync(new CustomerKey("c1", null), CancellationToken.None));
     }
 
@@ -336,7 +240,7 @@ public sealed class FasterTierTests : IDisposable
         await tier.WriteAsync(Snapshots.Small("acme", 1), CancellationToken.None);
 
         Assert.False(await tier.MaintainAsync(CancellationToken.None)); // checkpoint only: the log is within its bound
-        Assert.True(_logger.Has(2106));
+        Assert.True(Logger.Has(2106));
         await tier.CloseAsync(finalCheckpoint: false);
 
         await using var reopened = await OpenAsync(options);
@@ -364,7 +268,7 @@ public sealed class FasterTierTests : IDisposable
 
         Assert.Equal(FasterRecoveryOutcome.CorruptStartedEmpty, reopened.RecoveryOutcome);
         Assert.False(reopened.Recovered);
-        Assert.True(_logger.Has(2103));
+        Assert.True(Logger.Has(2103));
         Assert.True(Directory.Exists(Path.Combine(_dir.Path, "corrupt", "checkpoints")));
         Assert.Null(await reopened.ReadAsync(new CustomerKey("c1", null), CancellationToken.None));
 
@@ -450,7 +354,7 @@ public sealed class FasterTierTests : IDisposable
 
         Assert.True(tier.LogBeginAddress > beginBefore);
         Assert.True(tier.LogTailAddress - tier.LogBeginAddress < spanBefore);
-        Assert.True(_logger.Has(2109));
+        Assert.True(Logger.Has(2109));
         await AssertLatestAsync(tier);
 
         // The compacted store recovers to the same data without any segment below the new begin address.
@@ -461,7 +365,7 @@ public sealed class FasterTierTests : IDisposable
         Assert.Equal(FasterRecoveryOutcome.Recovered, reopened.RecoveryOutcome);
         Assert.True(reopened.LogBeginAddress > beginBefore);
         await AssertLatestAsync(reopened);
-        Assert.Empty(_logger.Warnings);
+        Assert.Empty(Logger.Warnings);
 
         static async Task AssertLatestAsync(FasterTier tier)
         {
@@ -504,7 +408,7 @@ public sealed class FasterTierTests : IDisposable
         Assert.False(await tier.MaintainAsync(CancellationToken.None));
 
         Assert.Equal(begin, tier.LogBeginAddress);
-        Assert.True(_logger.Has(2106));
+        Assert.True(Logger.Has(2106));
     }
 
     [Fact]
@@ -562,7 +466,7 @@ public sealed class FasterTierTests : IDisposable
             Assert.Equal(expected, stored.Features[0].UsageUpdatedAt);
         }
 
-        Assert.Empty(_logger.Warnings);
+        Assert.Empty(Logger.Warnings);
     }
 
     [Fact]

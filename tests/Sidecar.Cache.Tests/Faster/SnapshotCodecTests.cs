@@ -3,6 +3,7 @@ using System.Text;
 using Sidecar.Cache.Faster;
 using Sidecar.Cache.Faster.Internal;
 using Sidecar.Core.Model;
+using Sidecar.Testing;
 
 namespace Sidecar.Cache.Tests.Faster;
 

@@ -4,6 +4,8 @@ using Stigg.Sidecar.V1;
 
 namespace Sidecar.Cache.Tests.Hot;
 
+/// <summary>What is particular to the hot tier; the guards all tiers share are in <see cref="Contract.HotTierContractTests"/>.</summary>
+[Collection(StressCollection.Name)]
 public sealed class HotTierTests
 {
     private static CustomerSnapshot Snapshot(string customer, long timestamp, double usage = 0, long usageAt = 0, int features = 1) =>
@@ -38,29 +40,6 @@ public sealed class HotTierTests
     }
 
     [Fact]
-    public void Set_OlderEntitlements_Dropped()
-    {
-        var hot = new HotTier(1 << 20);
-        hot.Set(Snapshot("a", 20));
-
-        var held = hot.Set(Snapshot("a", 10));
-
-        Assert.Equal(20, held.EntitlementsTimestamp);
-    }
-
-    [Fact]
-    public void Set_EpochZero_AlwaysWins()
-    {
-        var hot = new HotTier(1 << 20);
-        hot.Set(Snapshot("a", 20));
-
-        var held = hot.Set(new CustomerSnapshot(new CustomerKey("a", null), AccessDeniedReason.CustomerNotFound, [], [], 0, 30));
-
-        Assert.Equal(0, held.EntitlementsTimestamp);
-        Assert.Equal(AccessDeniedReason.CustomerNotFound, held.CustomerReason);
-    }
-
-    [Fact]
     public void Set_NewerEntitlementsButOlderUsage_KeepsHeldUsage()
     {
         var hot = new HotTier(1 << 20);
@@ -72,25 +51,6 @@ public sealed class HotTierTests
         Assert.True(held.TryGetFeature("calls", out var f));
         Assert.Equal(70, f.CurrentUsage);
         Assert.Equal(500, f.UsageUpdatedAt);
-    }
-
-    [Fact]
-    public void ApplyUsage_GuardedByTimestamp_AndSkipsUnknownCustomers()
-    {
-        var hot = new HotTier(1 << 20);
-        var key = new CustomerKey("a", null);
-        hot.Set(Snapshot("a", 10, usage: 1, usageAt: 100));
-
-        var newer = hot.ApplyUsage(key, new UsageUpdate(EntitlementRefType.Feature, "calls", 5, null, null, 200));
-        var older = hot.ApplyUsage(key, new UsageUpdate(EntitlementRefType.Feature, "calls", 3, null, null, 150));
-        var unknown = hot.ApplyUsage(new CustomerKey("nobody", null), new UsageUpdate(EntitlementRefType.Feature, "calls", 9, null, null, 300));
-
-        Assert.NotNull(newer);
-        Assert.Null(older);
-        Assert.Null(unknown);
-        Assert.True(hot.TryGet(key, out var s));
-        Assert.True(s.TryGetFeature("calls", out var f));
-        Assert.Equal(5, f.CurrentUsage);
     }
 
     [Fact]

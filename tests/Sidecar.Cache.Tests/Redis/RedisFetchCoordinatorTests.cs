@@ -1,8 +1,9 @@
-using Sidecar.Tests.Shared;
 using Sidecar.Cache.Redis;
 using Sidecar.Core.Model;
 using StackExchange.Redis;
+using Sidecar.Testing;
 using static Sidecar.Cache.Tests.Redis.RedisTestKit;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Cache.Tests.Redis;
 
@@ -19,7 +20,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     public async Task FetchOnceAsync_TwoSidecarsMissTogether_FetchOnceAndBothReturnTheData()
     {
         await using var kit = await CreateAsync(fixture.Server);
-        var (loggerA, loggerB) = (new CapturingLogger(), new CapturingLogger());
+        var (loggerA, loggerB) = (kit.NewLogger(), kit.NewLogger());
         var (connectionA, connectionB) = (await kit.ConnectAsync(logger: loggerA), await kit.ConnectAsync(logger: loggerB));
         var (tierA, tierB) = (new RedisTier(connectionA), new RedisTier(connectionB));
         var coordinatorA = new RedisFetchCoordinator(connectionA, tierA, EntitlementsWait);
@@ -63,7 +64,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     public async Task FetchOnceAsync_WinnerFetchFails_PublishesErrorAndWaiterThrowsRemoteError()
     {
         await using var kit = await CreateAsync(fixture.Server);
-        var loggerB = new CapturingLogger();
+        var loggerB = kit.NewLogger();
         var connectionA = await kit.ConnectAsync();
         var connectionB = await kit.ConnectAsync(logger: loggerB);
         var key = new CustomerKey("acme", "ws-1");
@@ -133,7 +134,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
     public async Task FetchOnceAsync_NotifiedButNothingStored_FetchesItself()
     {
         await using var kit = await CreateAsync(fixture.Server);
-        var loggerB = new CapturingLogger();
+        var loggerB = kit.NewLogger();
         var connectionA = await kit.ConnectAsync();
         var connectionB = await kit.ConnectAsync(logger: loggerB);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -194,7 +195,7 @@ public sealed class RedisFetchCoordinatorTests(RedisServerFixture fixture) : ICl
         // Between extensions the TTL only runs down, so seeing it rise well above its lowest value so far proves the
         // lock was pushed back out while the fetch was still running.
         var lowest = TimeSpan.MaxValue;
-        await EventuallyAsync(
+        await Eventually.TrueAsync(
             async () =>
             {
                 if (await kit.Db.KeyTimeToLiveAsync(lockKey) is not { } ttl)

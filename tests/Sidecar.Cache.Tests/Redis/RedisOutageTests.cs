@@ -1,8 +1,9 @@
-using Sidecar.Tests.Shared;
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache.Redis;
 using Sidecar.Core.Model;
+using Sidecar.Testing;
 using static Sidecar.Cache.Tests.Redis.RedisTestKit;
+using static Sidecar.Testing.Snapshots;
 
 namespace Sidecar.Cache.Tests.Redis;
 
@@ -29,7 +30,7 @@ public sealed class RedisOutageTests
         var connection = await kit.ConnectAsync(operationTimeout: OperationTimeout);
         var tier = new RedisTier(connection);
         var coordinator = new RedisFetchCoordinator(connection, tier, TimeSpan.FromSeconds(10.5));
-        await EventuallyAsync(() => WriteThenReadAsync(tier, Version), ReconnectDeadline, "a write and read before the outage");
+        await Eventually.TrueAsync(() => WriteThenReadAsync(tier, Version), ReconnectDeadline, "a write and read before the outage");
 
         await server.StopAsync();
 
@@ -53,11 +54,11 @@ public sealed class RedisOutageTests
         Assert.Equal(Version + 2, fetched.EntitlementsTimestamp);
 
         await server.StartAsync();
-        await EventuallyAsync(() => Task.FromResult(tier.IsConnected), ReconnectDeadline, "the tier to reconnect");
+        await Eventually.TrueAsync(() => tier.IsConnected, ReconnectDeadline, "the tier to reconnect");
 
         // The restarted server is empty (no persistence): the tier writes and reads again. A single round trip may
         // still exceed the short bound on a loaded machine (answered as a miss by design), hence the retry loop.
-        await EventuallyAsync(() => WriteThenReadAsync(tier, Version + 3), ReconnectDeadline, "a write and read after the restart");
+        await Eventually.TrueAsync(() => WriteThenReadAsync(tier, Version + 3), ReconnectDeadline, "a write and read after the restart");
         Assert.Equal("1746000000003", await kit.GetAsync("c_acme#timestamp"));
 
         Assert.Contains(kit.Logger.Entries, e => e.Level == LogLevel.Warning);
@@ -67,13 +68,16 @@ public sealed class RedisOutageTests
     [Fact]
     public async Task ConnectAsync_RedisNotRunning_StartsDisconnectedAndConnectsWhenRedisAppears()
     {
-        var port = RedisServer.FreePort();
-        var logger = new CapturingLogger();
+        // A port a server held a moment ago: nothing listens there now, and the server comes back on it later.
+        await using var server = await RedisServer.StartAsync();
+        await server.StopAsync();
+        using var logs = new VerifyNoErrorsScope();
+        var logger = logs.Logger;
         var options = new RedisTierOptions
         {
             EnvironmentPrefix = "outage",
             Host = "127.0.0.1",
-            Port = port,
+            Port = server.Port,
             ConnectTimeout = TimeSpan.FromMilliseconds(500),
             OperationTimeout = OperationTimeout,
         };
@@ -87,10 +91,10 @@ public sealed class RedisOutageTests
         Assert.Null(await tier.ReadAsync(Acme, CancellationToken.None).AsTask().WaitAsync(Guard));
         await tier.WriteAsync(Sample(Acme, Version), CancellationToken.None).AsTask().WaitAsync(Guard);
 
-        await using var server = await RedisServer.StartOnPortAsync(port);
-        await EventuallyAsync(() => Task.FromResult(tier.IsConnected), ReconnectDeadline, "the tier to connect");
+        await server.StartAsync();
+        await Eventually.TrueAsync(() => tier.IsConnected, ReconnectDeadline, "the tier to connect");
 
-        await EventuallyAsync(() => WriteThenReadAsync(tier, Version), ReconnectDeadline, "a write and read once connected");
+        await Eventually.TrueAsync(() => WriteThenReadAsync(tier, Version), ReconnectDeadline, "a write and read once connected");
     }
 
     private static async Task<bool> WriteThenReadAsync(RedisTier tier, long version)

@@ -1,20 +1,14 @@
-using Sidecar.Tests.Shared;
 using Sidecar.Cache.Redis;
-using Sidecar.Core.Model;
+using Sidecar.Testing;
 using StackExchange.Redis;
-using Stigg.Sidecar.V1;
 
 namespace Sidecar.Cache.Tests.Redis;
 
-/// <summary>Tier connections, a raw connection and sample data for one test, isolated by a unique key prefix.</summary>
+/// <summary>Tier connections and a raw connection for one test, isolated by a unique key prefix (sample data: the kit's <see cref="Snapshots.Sample"/>).</summary>
 public sealed class RedisTestKit : IAsyncDisposable
 {
-    public const long MayFirst = 1_746_057_600_000;   // 2025-05-01T00:00:00Z
-    public const long JuneFirst = 1_748_736_000_000;  // 2025-06-01T00:00:00Z
-    public const long Anchor = 1_735_689_600_000;     // 2025-01-01T00:00:00Z
-    public const long UsageTs = 1_746_865_800_000;    // 2025-05-10T08:30:00Z
-
     private readonly List<RedisConnection> _connections = [];
+    private readonly List<VerifyNoErrorsScope> _scopes = [new()];
 
     private RedisTestKit(RedisServer server, ConnectionMultiplexer raw, string? password)
     {
@@ -34,7 +28,18 @@ public sealed class RedisTestKit : IAsyncDisposable
 
     public string? Password { get; }
 
-    public CapturingLogger Logger { get; } = new();
+    /// <summary>The kit's log record (one per simulated sidecar: <see cref="NewLogger"/>); an unexpected error fails the test when the kit is disposed.</summary>
+    public VerifyNoErrorsScope Logs => _scopes[0];
+
+    public CapturingLogger Logger => Logs.Logger;
+
+    /// <summary>Another sidecar's log, held to the same rule: no unexpected errors by the end of the test.</summary>
+    public CapturingLogger NewLogger()
+    {
+        var scope = new VerifyNoErrorsScope();
+        _scopes.Add(scope);
+        return scope.Logger;
+    }
 
     public static async Task<RedisTestKit> CreateAsync(RedisServer server, string? password = null)
     {
@@ -74,20 +79,6 @@ public sealed class RedisTestKit : IAsyncDisposable
 
     public string K(string suffix) => $"{Prefix}:{suffix}";
 
-    /// <summary>
-    /// Waits for a condition with a deadline (polling: some states, such as a reconnect or a lock's expiry, have no
-    /// event to wait on). Fails the test when the deadline passes.
-    /// </summary>
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, TimeSpan deadline, string what)
-    {
-        var until = DateTime.UtcNow + deadline;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < until, $"Timed out waiting for: {what}");
-            await Task.Delay(25);
-        }
-    }
-
     public async Task<string[]> KeysAsync()
     {
         var server = Raw.GetServer("127.0.0.1", Server.Port);
@@ -113,72 +104,9 @@ public sealed class RedisTestKit : IAsyncDisposable
         }
 
         await Raw.DisposeAsync();
+        foreach (var scope in _scopes)
+        {
+            scope.Dispose();
+        }
     }
-
-    /// <summary>A customer with a metered feature, a boolean, an enum, a credit-backed feature and one credit.</summary>
-    public static CustomerSnapshot Sample(CustomerKey key, long entitlementsTs, double apiCalls = 250, long usageTs = UsageTs, long fetchedAt = UsageTs + 1000) =>
-        new(
-            key,
-            null,
-            [
-                new FeatureEntitlement
-                {
-                    FeatureId = "feature-api-calls",
-                    FeatureType = FeatureType.Number,
-                    MeterType = MeterType.Incremental,
-                    DisplayName = "API calls",
-                    Units = "call",
-                    UnitsPlural = "calls",
-                    UsageLimit = 1000,
-                    CurrentUsage = apiCalls,
-                    EntitlementUpdatedAt = entitlementsTs,
-                    UsageUpdatedAt = usageTs,
-                    UsagePeriodAnchor = Anchor,
-                    UsagePeriodStart = MayFirst,
-                    UsagePeriodEnd = JuneFirst,
-                    ResetPeriod = EntitlementResetPeriod.Month,
-                },
-                new FeatureEntitlement
-                {
-                    FeatureId = "feature-sso",
-                    FeatureType = FeatureType.Boolean,
-                    DisplayName = "SSO",
-                    EntitlementUpdatedAt = entitlementsTs,
-                },
-                new FeatureEntitlement
-                {
-                    FeatureId = "feature-region",
-                    FeatureType = FeatureType.Enum,
-                    DisplayName = "Region",
-                    EnumValues = ["eu", "us"],
-                    DeniedReason = AccessDeniedReason.Revoked,
-                    EntitlementUpdatedAt = entitlementsTs,
-                    ValidUntil = JuneFirst,
-                },
-                new FeatureEntitlement
-                {
-                    FeatureId = "feature-ai",
-                    FeatureType = FeatureType.Boolean,
-                    DisplayName = "AI",
-                    CreditCurrencyId = "ai-credits",
-                    CreditRateAmount = 2,
-                    EntitlementUpdatedAt = entitlementsTs,
-                },
-            ],
-            [
-                new CreditGrant
-                {
-                    CurrencyId = "ai-credits",
-                    DisplayName = "AI credits",
-                    UnitSingular = "credit",
-                    UnitPlural = "credits",
-                    UsageLimit = 5000,
-                    CurrentUsage = 1200,
-                    EntitlementUpdatedAt = entitlementsTs,
-                    UsageUpdatedAt = usageTs,
-                    UsagePeriodEnd = JuneFirst,
-                },
-            ],
-            entitlementsTs,
-            fetchedAt);
 }

@@ -1,10 +1,12 @@
-namespace Sidecar.Tests.Shared;
+namespace Sidecar.Testing;
 
 /// <summary>Locates files of this repository from a test's output directory.</summary>
-internal static class RepoPaths
+public static class RepoPaths
 {
+    /// <summary>The directory holding Sidecar.Aot.sln.</summary>
     public static string Root { get; } = FindRoot();
 
+    /// <summary>samples/entitlements.json: the fixture the emulator, the file mode and the smoke tests share.</summary>
     public static string SampleEntitlements => Path.Combine(Root, "samples", "entitlements.json");
 
     private static string FindRoot()

@@ -1,13 +1,15 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Sidecar.Tests.Shared;
+namespace Sidecar.Testing;
 
 /// <summary>
-/// A real <c>redis-server</c> on a free loopback port, without persistence. Fails (never skips) when the binary is
-/// missing. Can be stopped and started again on the same port to simulate an outage.
+/// A real <c>redis-server</c> on a loopback port it has bound, without persistence. Fails (never skips) when the
+/// binary is missing. Can be stopped and started again on the same port to simulate an outage (or, stopped first,
+/// a Redis that is not running yet where a client is pointed).
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -25,32 +27,18 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
+    public string? Password => _password;
+
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Starts a server on a free port (retrying on the rare port race).</summary>
-    public static async Task<RedisServer> StartAsync(string? password = null)
-    {
-        Exception? last = null;
-        for (var attempt = 0; attempt < 3; attempt++)
-        {
-            var server = new RedisServer(FreePort(), password);
-            try
-            {
-                await server.StartAsync().ConfigureAwait(false);
-                return server;
-            }
-            catch (RedisServerStartException ex)
-            {
-                last = ex;
-                await server.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+    /// <summary>
+    /// Starts a server on a candidate port; when another process took the port first (redis-server says "Address
+    /// already in use"), starts again on a new one. The returned server holds <see cref="Port"/>.
+    /// </summary>
+    public static Task<RedisServer> StartAsync(string? password = null) =>
+        LoopbackPort.StartAsync(port => StartOnPortAsync(port, password), "redis-server");
 
-        throw new InvalidOperationException("redis-server did not start on a free loopback port.", last);
-    }
-
-    /// <summary>Starts a server on a given port (e.g. one a client is already trying to reach).</summary>
-    public static async Task<RedisServer> StartOnPortAsync(int port, string? password = null)
+    private static async Task<RedisServer> StartOnPortAsync(int port, string? password)
     {
         var server = new RedisServer(port, password);
         try
@@ -65,15 +53,10 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A loopback port nobody listens on right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>Starts (or restarts) the server on <see cref="Port"/> and returns once it answers PING.</summary>
+    /// <summary>
+    /// Starts (or restarts) the server on <see cref="Port"/> and returns once it answers PING. Throws
+    /// <see cref="PortInUseException"/> when the port is taken, another exception for any other failure.
+    /// </summary>
     public async Task StartAsync()
     {
         if (IsRunning)
@@ -88,7 +71,7 @@ public sealed class RedisServer : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = _directory,
         };
-        foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory })
+        foreach (var arg in new[] { "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory })
         {
             psi.ArgumentList.Add(arg);
         }
@@ -106,7 +89,7 @@ public sealed class RedisServer : IAsyncDisposable
         {
             if (e.Data is null)
             {
-                ready.TrySetException(new RedisServerStartException($"redis-server exited before it was ready:\n{output}"));
+                ready.TrySetException(new IOException("redis-server exited before it was ready"));
                 return;
             }
 
@@ -140,10 +123,17 @@ public sealed class RedisServer : IAsyncDisposable
             await ready.Task.WaitAsync(StartTimeout).ConfigureAwait(false);
             await PingAsync().WaitAsync(StartTimeout).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TimeoutException or RedisServerStartException or SocketException or IOException)
+        catch (Exception ex) when (ex is TimeoutException or SocketException or IOException)
         {
             await StopAsync().ConfigureAwait(false);
-            throw new RedisServerStartException($"redis-server on port {Port} did not become ready: {ex.Message}\n{output}");
+            string said;
+            lock (output)
+            {
+                said = output.ToString();
+            }
+
+            var message = $"redis-server on port {Port} did not become ready: {ex.Message}\n{said}";
+            throw LoopbackPort.MentionsAddressInUse(said) ? new PortInUseException(message) : new InvalidOperationException(message, ex);
         }
     }
 
@@ -212,10 +202,8 @@ public sealed class RedisServer : IAsyncDisposable
         }
 
         throw new InvalidOperationException(
-            "redis-server is not on PATH. The Redis tier tests need a real server: install it (Debian/Ubuntu: `apt-get install -y redis-server`).");
+            "redis-server is not on PATH. The Redis tests need a real server: install it (Debian/Ubuntu: `apt-get install -y redis-server`).");
     }
-
-    private sealed class RedisServerStartException(string message) : Exception(message);
 }
 
 /// <summary>One server shared by the tests of a class; each test uses its own key prefix.</summary>

@@ -1,10 +1,10 @@
-namespace Sidecar.Cache.Redis.Internal;
+namespace Sidecar.Core;
 
 /// <summary>
 /// Lets one log line through per interval and counts the rest, so a Redis outage under load writes a line every few
-/// seconds instead of one per request.
+/// seconds instead of one per request (and a Stigg outage likewise).
 /// </summary>
-internal sealed class LogThrottle(TimeProvider time, TimeSpan interval)
+public sealed class LogThrottle(TimeProvider time, TimeSpan interval)
 {
     private long _nextAllowedMs;
     private int _suppressed;

@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using Sidecar.Tests.Shared;
 
-namespace Sidecar.Smoke.Tests;
+namespace Sidecar.Testing;
 
 /// <summary>
-/// The published Native AOT sidecar. CI publishes it first and passes its path in SIDECAR_AOT_BINARY; without it the
-/// fixture publishes it once itself (a couple of minutes), so the suite is the same whoever runs it.
+/// The published Native AOT sidecar, as a collection fixture. CI publishes it first and passes its path in
+/// SIDECAR_AOT_BINARY; without it the fixture publishes it once itself (a couple of minutes), so the suite is the
+/// same whoever runs it. (xunit wants the <c>[CollectionDefinition]</c> in the test assembly: declare one there.)
 /// </summary>
 public sealed class AotBinary : IAsyncLifetime
 {
@@ -26,27 +26,22 @@ public sealed class AotBinary : IAsyncLifetime
         }
 
         var output = System.IO.Path.Combine(RepoPaths.Root, "artifacts", "smoke-publish");
-        var publish = Process.Start(new ProcessStartInfo("dotnet")
+        using var publish = Process.Start(new ProcessStartInfo("dotnet")
         {
             ArgumentList = { "publish", System.IO.Path.Combine(RepoPaths.Root, "src", "Sidecar.Host", "Sidecar.Host.csproj"), "-c", "Release", "-r", "linux-x64", "-o", output, "-nologo" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
+        var errors = publish.StandardError.ReadToEndAsync();
         var log = await publish.StandardOutput.ReadToEndAsync();
         await publish.WaitForExitAsync();
         if (publish.ExitCode != 0)
         {
-            throw new InvalidOperationException("dotnet publish failed:\n" + log);
+            throw new InvalidOperationException("dotnet publish failed:\n" + log + await errors);
         }
 
         Path = System.IO.Path.Combine(output, "sidecar");
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
-}
-
-[CollectionDefinition(Name)]
-public sealed class AotCollection : ICollectionFixture<AotBinary>
-{
-    public const string Name = "aot";
 }
