@@ -471,7 +471,7 @@ public sealed class UsageOutbox : IDisposable
                 // Which entry did Stigg refuse? Send them one at a time (a resend of the others is deduped by key).
                 OutboxLogMessages.Isolating(_logger, batch.Count);
                 Interlocked.Exchange(ref _isolateUntil, end);
-                return new OutboxDeliveryResult(0, 0, 0, null);
+                return await DeliverBatchAsync(sender, onDelivered, cancellationToken).ConfigureAwait(false);
             }
 
             var reason = ex.Message;
