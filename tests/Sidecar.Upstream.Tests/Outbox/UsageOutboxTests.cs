@@ -293,9 +293,13 @@ public sealed class UsageOutboxTests(ITestOutputHelper output) : IDisposable
         await Eventually.TrueAsync(() => sender.Attempts >= 1);
         sender.Unavailable = false;
         Assert.Equal(1, outbox.Depth); // waiting out the back-off on the fake clock
-        time.Advance(TimeSpan.FromSeconds(2));
 
-        await Eventually.TrueAsync(() => outbox.Depth == 0);
+        // Advance while polling: the loop may not have started its delay when the first advance happens.
+        await Eventually.TrueAsync(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            return outbox.Depth == 0;
+        });
         Assert.True(_logger.Has(1204));
         await stop.CancelAsync();
         await loop.WaitAsync(TimeSpan.FromSeconds(10));
