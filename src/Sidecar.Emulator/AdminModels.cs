@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Sidecar.Core.Model;
 
 namespace Sidecar.Emulator;
@@ -35,6 +36,37 @@ public sealed record EmulatorFaults
 
     /// <summary>New WebSocket upgrades are refused with 503 (open sockets stay up; see <c>/admin/ws/drop</c>).</summary>
     public bool? WsRefuse { get; init; }
+
+    /// <summary>
+    /// A connection-level fault on Edge requests (entitlements and SDK configuration). Takes precedence over
+    /// <see cref="EdgeStatus"/> and shares its <see cref="FailCount"/> budget.
+    /// </summary>
+    public EmulatorConnectionFault? EdgeConnection { get; init; }
+
+    /// <summary>A connection-level fault on <c>POST /graphql</c>; see <see cref="EdgeConnection"/>.</summary>
+    public EmulatorConnectionFault? GraphQlConnection { get; init; }
+}
+
+/// <summary>How an emulated upstream fails below HTTP (JSON: <c>refuse</c>, <c>blackHole</c>, <c>dropAfterApply</c>).</summary>
+public enum EmulatorConnectionFault
+{
+    /// <summary>The connection is aborted at once, before any response (the client sees a reset).</summary>
+    [JsonStringEnumMemberName("refuse")]
+    Refuse,
+
+    /// <summary>
+    /// The request is accepted and never answered: it ends when the client gives up, or its connection is dropped
+    /// when the faults change or the emulator stops. Nothing is applied.
+    /// </summary>
+    [JsonStringEnumMemberName("blackHole")]
+    BlackHole,
+
+    /// <summary>
+    /// The request is processed (a mutation is applied) and then the connection is dropped before the answer: the
+    /// client cannot know whether it was applied.
+    /// </summary>
+    [JsonStringEnumMemberName("dropAfterApply")]
+    DropAfterApply,
 }
 
 /// <summary>
@@ -144,6 +176,21 @@ public sealed record EmulatorCounters
 
     /// <summary>Requests or sockets rejected for a missing or wrong API key.</summary>
     public long AuthFailures { get; init; }
+
+    /// <summary>
+    /// Usage measurements applied through <c>ReportUsage</c>/<c>ReportUsageBulk</c> (one per applied item; replays of
+    /// a known idempotency key excluded).
+    /// </summary>
+    public long UsageMeasurementsApplied { get; init; }
+
+    /// <summary>Usage measurements not applied because their idempotency key was already applied (answered with the earlier result).</summary>
+    public long UsageMeasurementsReplayed { get; init; }
+
+    /// <summary>
+    /// Applied usage measurements by idempotency key: every value is 1 unless a key was applied twice (which the
+    /// emulator, like Stigg, never does). Measurements sent without a key are not listed.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> UsageAppliedByIdempotencyKey { get; init; } = new Dictionary<string, long>();
 
     public long EdgeRequestsFor(string customerId) =>
         EdgeRequestsByCustomer.TryGetValue(customerId, out var n) ? n : 0;

@@ -11,6 +11,21 @@ internal static partial class Log
     [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "{Operation} not retried: the next attempt (in {DelayMs} ms) would exceed the remaining budget of {RemainingMs} ms")]
     public static partial void RetryBeyondBudget(ILogger logger, string operation, long delayMs, long remainingMs);
 
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Stigg circuit opened: calls to Stigg fail at once for {BreakMs} ms, then one probe is let through. Cause: {Reason}")]
+    public static partial void CircuitOpened(ILogger logger, string reason, long breakMs);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Stigg circuit re-opened for {BreakMs} ms: the probe failed ({Reason})")]
+    public static partial void CircuitReopened(ILogger logger, string reason, long breakMs);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Stigg circuit half-open: one probe call goes to Stigg")]
+    public static partial void CircuitHalfOpen(ILogger logger);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Stigg circuit closed: Stigg answers again after {DownMs} ms ({FailedProbes} failed probes, {Rejected} calls failed fast meanwhile)")]
+    public static partial void CircuitClosed(ILogger logger, long downMs, int failedProbes, long rejected);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "A Stigg circuit state handler failed")]
+    public static partial void CircuitHandlerFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Event stream connecting to {Url}")]
     public static partial void StreamConnecting(ILogger logger, string url);
 

@@ -12,10 +12,14 @@ namespace Sidecar.Upstream;
 /// keep-alive connection handler for the process (<see cref="StiggTransport"/>); thread-safe.
 /// </summary>
 /// <remarks>
-/// Retries (stigg-behaviour §2.4, with a shorter back-off, see <see cref="UpstreamOptions.RetryBaseDelay"/>): reads
-/// retry network errors, attempt timeouts, 429 and 5xx; mutations retry network errors, 429, 502, 503 and 504 only
-/// (never a GraphQL error, never a timed-out attempt that may have been applied). A <c>Retry-After</c> longer than the
-/// computed delay wins; if it does not fit in what is left of the budget, the call fails at once.
+/// Every call runs through Polly.Core pipelines (<see cref="Internal.StiggResilience"/>): the operation's total
+/// budget, retries with exponential back-off and jitter (stigg-behaviour §2.4, with a shorter back-off, see
+/// <see cref="UpstreamOptions.RetryBaseDelay"/>), a circuit breaker shared by all calls to Stigg
+/// (<see cref="CircuitState"/>), and a per-attempt timeout. Reads and keyed mutations (usage reports always carry an
+/// idempotency key, events require one) retry network errors, attempt timeouts, 429 and 5xx; never a GraphQL error,
+/// 401/403 or another 4xx. A <c>Retry-After</c> replaces the computed delay; if it does not fit in what is left of
+/// the budget, the call fails at once. While the circuit is open, calls fail at once with
+/// <see cref="UpstreamFailure.Unavailable"/> and <see cref="UpstreamException.IsCircuitOpen"/>, without network.
 /// </remarks>
 public sealed class StiggApiClient : IDisposable
 {
@@ -36,9 +40,21 @@ public sealed class StiggApiClient : IDisposable
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _transport = new StiggTransport(options, logger, _time);
+        _transport.Resilience.StateChanged = args => CircuitStateChanged?.Invoke(this, args);
         _edgeBase = options.EdgeApiUrl.AbsoluteUri.TrimEnd('/');
         _sdkConfigurationUri = new Uri(_edgeBase + "/v1/config/server-sdk-configuration.json");
     }
+
+    /// <summary>
+    /// The circuit breaker shared by every call to Stigg's API (Edge and GraphQL), for readiness and metrics.
+    /// </summary>
+    public StiggCircuitState CircuitState => _transport.Resilience.State;
+
+    /// <summary>
+    /// Raised on every change of <see cref="CircuitState"/>, on the thread of the call that caused it. Keep handlers
+    /// short; an exception from one is logged and swallowed.
+    /// </summary>
+    public event EventHandler<StiggCircuitStateChangedEventArgs>? CircuitStateChanged;
 
     /// <summary>
     /// A customer's entitlements: <c>GET {edge}/v1/c/{customerId}/entitlements-state.json[?resourceId=]</c>, or the
@@ -66,9 +82,8 @@ public sealed class StiggApiClient : IDisposable
         {
             return _transport.ExecuteAsync(
                 EdgeSdkConfigurationOperation,
-                RetryPolicy.Read,
-                _options.RequestTimeout,
-                _options.RequestTimeout,
+                CallBudget.Request,
+                RetryPolicy.Idempotent,
                 (Transport: _transport, Uri: _sdkConfigurationUri),
                 static (s, t) => s.Transport.GetEdgeAsync(
                     s.Uri, EdgeSdkConfigurationOperation, UpstreamJsonContext.Default.GraphQlResponseJsonElement, t),
@@ -77,9 +92,8 @@ public sealed class StiggApiClient : IDisposable
 
         return _transport.ExecuteAsync(
             GraphQlDocuments.GetSdkConfigurationName,
-            RetryPolicy.Read,
-            _options.RequestTimeout,
-            _options.RequestTimeout,
+            CallBudget.Request,
+            RetryPolicy.Idempotent,
             (Transport: _transport, Body: GraphQlRequestWriter.GetSdkConfiguration()),
             static (s, t) => s.Transport.PostGraphQlAsync(
                 GraphQlDocuments.GetSdkConfigurationName, s.Body, UpstreamJsonContext.Default.GraphQlResponseJsonElement, t),
@@ -88,7 +102,9 @@ public sealed class StiggApiClient : IDisposable
 
     /// <summary>
     /// Reports usage: one measurement with <c>ReportUsage</c>, several with one <c>ReportUsageBulk</c>. Returns Stigg's
-    /// acknowledgements in the order of <paramref name="reports"/>.
+    /// acknowledgements in the order of <paramref name="reports"/>. A report without
+    /// <see cref="UsageReport.IdempotencyKey"/> is given one (a nanoid) before the first attempt; every retry sends
+    /// the same key, so Stigg applies each measurement once.
     /// </summary>
     /// <exception cref="UpstreamException">Stigg refused or could not be reached; the message carries Stigg's error.</exception>
     public async Task<IReadOnlyList<UsageReportResult>> ReportUsageAsync(IReadOnlyList<UsageReport> reports, CancellationToken ct)
@@ -106,13 +122,16 @@ public sealed class StiggApiClient : IDisposable
             ArgumentException.ThrowIfNullOrEmpty(report.FeatureId, nameof(reports));
         }
 
+        // Every measurement carries an idempotency key from before the first attempt, so a retry after a lost reply
+        // (applied, answer dropped) is applied once: Stigg answers a known key with the earlier measurement.
+        reports = WithIdempotencyKeys(reports);
+
         if (reports.Count == 1)
         {
             var single = await _transport.ExecuteAsync(
                 GraphQlDocuments.ReportUsageName,
-                RetryPolicy.Mutation,
-                _options.RequestTimeout,
-                _options.RequestTimeout,
+                CallBudget.Request,
+                RetryPolicy.Idempotent,
                 (Transport: _transport, Body: GraphQlRequestWriter.ReportUsage(reports[0])),
                 static (s, t) => s.Transport.PostGraphQlAsync(
                     GraphQlDocuments.ReportUsageName, s.Body, UpstreamJsonContext.Default.GraphQlResponseReportUsageData, t),
@@ -124,9 +143,8 @@ public sealed class StiggApiClient : IDisposable
 
         var bulk = await _transport.ExecuteAsync(
             GraphQlDocuments.ReportUsageBulkName,
-            RetryPolicy.Mutation,
-            _options.RequestTimeout,
-            _options.RequestTimeout,
+            CallBudget.Request,
+            RetryPolicy.Idempotent,
             (Transport: _transport, Body: GraphQlRequestWriter.ReportUsageBulk(reports)),
             static (s, t) => s.Transport.PostGraphQlAsync(
                 GraphQlDocuments.ReportUsageBulkName, s.Body, UpstreamJsonContext.Default.GraphQlResponseReportUsageBulkData, t),
@@ -165,9 +183,8 @@ public sealed class StiggApiClient : IDisposable
 
         return _transport.ExecuteAsync(
             GraphQlDocuments.ReportEventName,
-            RetryPolicy.Mutation,
-            _options.RequestTimeout,
-            _options.RequestTimeout,
+            CallBudget.Request,
+            RetryPolicy.Idempotent,
             (Transport: _transport, Body: GraphQlRequestWriter.ReportEvent(events)),
             static (s, t) => s.Transport.PostGraphQlAsync(
                 GraphQlDocuments.ReportEventName, s.Body, UpstreamJsonContext.Default.GraphQlResponseJsonElement, t),
@@ -175,6 +192,22 @@ public sealed class StiggApiClient : IDisposable
     }
 
     public void Dispose() => _transport.Dispose();
+
+    /// <summary>The reports as given when each has a key; otherwise copies where each missing key is a fresh nanoid.</summary>
+    internal static IReadOnlyList<UsageReport> WithIdempotencyKeys(IReadOnlyList<UsageReport> reports)
+    {
+        UsageReport[]? keyed = null;
+        for (var i = 0; i < reports.Count; i++)
+        {
+            if (string.IsNullOrEmpty(reports[i].IdempotencyKey))
+            {
+                keyed ??= [.. reports];
+                keyed[i] = reports[i] with { IdempotencyKey = NanoId.New() };
+            }
+        }
+
+        return keyed ?? reports;
+    }
 
     /// <summary>The Edge URL of a customer's state; both ids are percent-encoded (Stigg's SDK does not, §2.1).</summary>
     internal Uri EntitlementsStateUri(CustomerKey key)
@@ -198,9 +231,8 @@ public sealed class StiggApiClient : IDisposable
         {
             return _transport.ExecuteAsync(
                 EdgeEntitlementsOperation,
-                RetryPolicy.Read,
-                _options.EntitlementsTimeout,
-                _options.EntitlementsAttemptTimeout,
+                CallBudget.Entitlements,
+                RetryPolicy.Idempotent,
                 (Transport: _transport, Uri: EntitlementsStateUri(key)),
                 static async (s, t) =>
                 {
@@ -213,9 +245,8 @@ public sealed class StiggApiClient : IDisposable
 
         return _transport.ExecuteAsync(
             GraphQlDocuments.GetEntitlementsStateName,
-            RetryPolicy.Read,
-            _options.EntitlementsTimeout,
-            _options.EntitlementsAttemptTimeout,
+            CallBudget.Entitlements,
+            RetryPolicy.Idempotent,
             (Transport: _transport, Body: GraphQlRequestWriter.GetEntitlementsState(key)),
             static async (s, t) =>
             {

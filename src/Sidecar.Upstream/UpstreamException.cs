@@ -51,8 +51,14 @@ public sealed class UpstreamException : Exception
     /// <summary>GraphQL <c>extensions.traceId</c>, for support tickets with Stigg.</summary>
     public string? TraceId { get; init; }
 
-    /// <summary>How many attempts were made before giving up.</summary>
+    /// <summary>How many attempts were made before giving up (0 when the circuit was open and nothing was sent).</summary>
     public int Attempts { get; internal set; } = 1;
+
+    /// <summary>
+    /// True when the call was not sent because the circuit breaker is open (Stigg is known to be down). Such failures
+    /// repeat for every call during an outage: log them at debug, the breaker logs the outage itself.
+    /// </summary>
+    public bool IsCircuitOpen { get; init; }
 
     /// <summary>The server's <c>Retry-After</c>, when it sent one.</summary>
     internal TimeSpan? RetryAfter { get; init; }

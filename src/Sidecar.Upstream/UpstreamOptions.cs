@@ -4,7 +4,8 @@ namespace Sidecar.Upstream;
 
 /// <summary>
 /// Where Stigg is and how patiently to talk to it. Defaults follow the Node server SDK the Stigg Sidecar bundles
-/// (stigg-behaviour §1.1); the retry knobs are ours (see <see cref="RetryBaseDelay"/>).
+/// (stigg-behaviour §1.1); the retry, attempt-timeout and circuit-breaker knobs are ours (Polly.Core pipelines, see
+/// <see cref="RetryBaseDelay"/> and <see cref="CircuitBreakerFailureRatio"/>).
 /// </summary>
 public sealed record UpstreamOptions
 {
@@ -27,12 +28,16 @@ public sealed record UpstreamOptions
     /// <summary>WebSocket base; the socket opens at <c>{WsUrl}/graphql</c> (http/https are turned into ws/wss).</summary>
     public Uri WsUrl { get; init; } = new("wss://api.stigg.io");
 
-    /// <summary>Total budget of one entitlements fetch, every attempt and back-off delay included (Stigg: 10 s).</summary>
+    /// <summary>
+    /// Total budget of one entitlements fetch, every attempt and back-off delay included (Stigg: 10 s;
+    /// <c>ENTITLEMENTS_TIMEOUT_MS</c>). The outermost timeout of the read pipeline.
+    /// </summary>
     public TimeSpan EntitlementsTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Cap on a single entitlements attempt, so a request stuck on a dead connection is retried on a fresh one while
-    /// budget remains. The attempt also never outlives <see cref="EntitlementsTimeout"/>.
+    /// Cap on a single entitlements attempt, so a request stuck on a dead (or black-holed) connection counts as a
+    /// failure and is retried on a fresh one while budget remains. The attempt also never outlives
+    /// <see cref="EntitlementsTimeout"/>.
     /// </summary>
     public TimeSpan EntitlementsAttemptTimeout { get; init; } = TimeSpan.FromSeconds(4);
 
@@ -40,10 +45,17 @@ public sealed record UpstreamOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// First retry delay; retry n waits <c>RetryBaseDelay × 2^(n-1)</c> plus up to 20 % jitter, capped at
-    /// <see cref="RetryMaxDelay"/>. With the defaults (250 ms, 3 retries) the back-off adds at most ~2.1 s, so all
-    /// three retries fit in the 10 s entitlements budget even after a slow first attempt. Stigg's own axios-retry
-    /// waits 4/8/16 s, which means at most one retry ever happens inside 10 s.
+    /// Cap on a single attempt of any other request. A usage report that gets no answer in this time counts as a
+    /// failure; it is retried (with the same idempotency key) while <see cref="RequestTimeout"/> lasts.
+    /// </summary>
+    public TimeSpan RequestAttemptTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Base of the exponential back-off between retries (Polly's exponential back-off with jitter: retry n waits
+    /// about <c>RetryBaseDelay × 2^(n-1)</c>, randomised), capped at <see cref="RetryMaxDelay"/>. With the defaults
+    /// (250 ms, 3 retries) the back-off adds about 2 s, so all three retries fit in the 10 s entitlements budget even
+    /// after a slow first attempt. Stigg's own axios-retry waits 4/8/16 s, so at most one retry ever happens inside
+    /// 10 s. A <c>Retry-After</c> (429/503) replaces the computed delay.
     /// </summary>
     public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(250);
 
@@ -51,6 +63,20 @@ public sealed record UpstreamOptions
 
     /// <summary>Retries after the first attempt (so at most <c>MaxRetries + 1</c> attempts), budget permitting.</summary>
     public int MaxRetries { get; init; } = 3;
+
+    /// <summary>
+    /// The circuit opens when at least this share of the attempts in <see cref="CircuitBreakerSamplingDuration"/>
+    /// failed with an outage (network error, attempt timeout, 429, 5xx), and there were at least
+    /// <see cref="CircuitBreakerMinimumThroughput"/> of them. 401/403 and GraphQL errors are answers, not outages.
+    /// </summary>
+    public double CircuitBreakerFailureRatio { get; init; } = 0.5;
+
+    public TimeSpan CircuitBreakerSamplingDuration { get; init; } = TimeSpan.FromSeconds(10);
+
+    public int CircuitBreakerMinimumThroughput { get; init; } = 5;
+
+    /// <summary>How long an open circuit fails calls at once before it lets one probe through (half-open).</summary>
+    public TimeSpan CircuitBreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>graphql-transport-ws keep-alive: a <c>ping</c> every interval; no <c>pong</c> by the next one = dead socket.</summary>
     public TimeSpan WsPingInterval { get; init; } = TimeSpan.FromSeconds(10);
@@ -75,17 +101,38 @@ public sealed record UpstreamOptions
         ArgumentNullException.ThrowIfNull(ApiUrl, nameof(ApiUrl));
         ArgumentNullException.ThrowIfNull(EdgeApiUrl, nameof(EdgeApiUrl));
         ArgumentNullException.ThrowIfNull(WsUrl, nameof(WsUrl));
-        Positive(EntitlementsTimeout, nameof(EntitlementsTimeout));
-        Positive(EntitlementsAttemptTimeout, nameof(EntitlementsAttemptTimeout));
-        Positive(RequestTimeout, nameof(RequestTimeout));
+        PollyTimeout(EntitlementsTimeout, nameof(EntitlementsTimeout));
+        PollyTimeout(EntitlementsAttemptTimeout, nameof(EntitlementsAttemptTimeout));
+        PollyTimeout(RequestTimeout, nameof(RequestTimeout));
+        PollyTimeout(RequestAttemptTimeout, nameof(RequestAttemptTimeout));
         Positive(WsPingInterval, nameof(WsPingInterval));
         Positive(WsReconnectMin, nameof(WsReconnectMin));
         Positive(WsConnectTimeout, nameof(WsConnectTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryBaseDelay, TimeSpan.Zero, nameof(RetryBaseDelay));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(RetryBaseDelay, TimeSpan.FromDays(1), nameof(RetryBaseDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryMaxDelay, RetryBaseDelay, nameof(RetryMaxDelay));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(RetryMaxDelay, TimeSpan.FromDays(1), nameof(RetryMaxDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(WsReconnectMax, WsReconnectMin, nameof(WsReconnectMax));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries, nameof(MaxRetries));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxRetries, 10, nameof(MaxRetries));
+
+        // Polly's own limits, checked here so a bad value names our option rather than failing inside Polly.
+        if (!(CircuitBreakerFailureRatio > 0 && CircuitBreakerFailureRatio <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CircuitBreakerFailureRatio), CircuitBreakerFailureRatio, "Must be above 0 and at most 1.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(CircuitBreakerMinimumThroughput, 2, nameof(CircuitBreakerMinimumThroughput));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CircuitBreakerSamplingDuration, TimeSpan.FromMilliseconds(500), nameof(CircuitBreakerSamplingDuration));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CircuitBreakerBreakDuration, TimeSpan.FromMilliseconds(500), nameof(CircuitBreakerBreakDuration));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CircuitBreakerSamplingDuration, TimeSpan.FromDays(1), nameof(CircuitBreakerSamplingDuration));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CircuitBreakerBreakDuration, TimeSpan.FromDays(1), nameof(CircuitBreakerBreakDuration));
+
+        static void PollyTimeout(TimeSpan value, string name)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.FromMilliseconds(10), name);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TimeSpan.FromDays(1), name);
+        }
 
         static void Positive(TimeSpan value, string name) => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, name);
     }

@@ -52,6 +52,10 @@ internal sealed class SidecarHost : IAsyncDisposable
         env.TryAdd("CACHE_DIR", Path.Combine(Path.GetTempPath(), "sidecar-test-" + Guid.NewGuid().ToString("N")));
         env.TryAdd("LOG_LEVEL", "debug");
         env.TryAdd("BIND_ADDRESS", "127.0.0.1");
+
+        // In process, a first check pays for JIT compilation of the whole miss path, which on 2 loaded cores can exceed
+        // the 300 ms default and turn a real answer into a fallback. Tests of the budget itself set it.
+        env.TryAdd("ENTITLEMENTS_MISS_BUDGET_MS", "30000");
         return SidecarSettings.Load(new EnvReader(name => env.GetValueOrDefault(name)));
     }
 

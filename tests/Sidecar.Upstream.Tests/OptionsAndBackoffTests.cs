@@ -1,5 +1,7 @@
-using Sidecar.Upstream.Internal;
+using System.Text;
+using Sidecar.Core.Model;
 using Sidecar.Testing;
+using Sidecar.Upstream.Internal;
 
 namespace Sidecar.Upstream.Tests;
 
@@ -44,18 +46,101 @@ public sealed class OptionsAndBackoffTests
         Assert.ThrowsAny<ArgumentException>(() => new StiggApiClient(Valid with { ApiKey = "" }, new CapturingLogger()));
     }
 
-    [Theory]
-    [InlineData(1, 250, 300)]
-    [InlineData(2, 500, 600)]
-    [InlineData(3, 1000, 1200)]
-    [InlineData(8, 4000, 4000)]
-    public void RetryDelay_DoublesWithUpToTwentyPercentJitterAndIsCapped(int retry, double minMs, double maxMs)
+    [Fact]
+    public void Defaults_CircuitBreaker_HalfOfAtLeastFiveAttemptsInTenSecondsOpensForFive()
     {
-        for (var i = 0; i < 200; i++)
+        Assert.Equal(0.5, Valid.CircuitBreakerFailureRatio);
+        Assert.Equal(5, Valid.CircuitBreakerMinimumThroughput);
+        Assert.Equal(TimeSpan.FromSeconds(10), Valid.CircuitBreakerSamplingDuration);
+        Assert.Equal(TimeSpan.FromSeconds(5), Valid.CircuitBreakerBreakDuration);
+        Assert.Equal(TimeSpan.FromSeconds(4), Valid.EntitlementsAttemptTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(20), Valid.RequestAttemptTimeout);
+    }
+
+    [Theory]
+    [InlineData("CircuitBreakerFailureRatio")]
+    [InlineData("CircuitBreakerMinimumThroughput")]
+    [InlineData("CircuitBreakerSamplingDuration")]
+    [InlineData("CircuitBreakerBreakDuration")]
+    [InlineData("RequestAttemptTimeout")]
+    public void Constructor_BreakerOrAttemptKnobOutOfRange_ThrowsNamingTheOption(string option)
+    {
+        var options = option switch
         {
-            var delay = Backoff.RetryDelay(retry, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(4)).TotalMilliseconds;
-            Assert.InRange(delay, minMs, maxMs);
-        }
+            "CircuitBreakerFailureRatio" => Valid with { CircuitBreakerFailureRatio = 0 },
+            "CircuitBreakerMinimumThroughput" => Valid with { CircuitBreakerMinimumThroughput = 1 },
+            "CircuitBreakerSamplingDuration" => Valid with { CircuitBreakerSamplingDuration = TimeSpan.FromMilliseconds(100) },
+            "CircuitBreakerBreakDuration" => Valid with { CircuitBreakerBreakDuration = TimeSpan.Zero },
+            _ => Valid with { RequestAttemptTimeout = TimeSpan.FromMilliseconds(1) },
+        };
+
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new StiggApiClient(options, new CapturingLogger()));
+
+        Assert.Equal(option, ex.ParamName);
+    }
+
+    [Fact]
+    public void Constructor_NewClient_StartsWithTheCircuitClosed()
+    {
+        using var client = new StiggApiClient(Valid, new CapturingLogger());
+
+        Assert.Equal(StiggCircuitState.Closed, client.CircuitState);
+    }
+
+    [Fact]
+    public void WithIdempotencyKeys_KeepsGivenKeysAndGivesEachMissingOneAFreshNanoId()
+    {
+        UsageReport[] reports =
+        [
+            new() { CustomerId = "c", FeatureId = "f", IdempotencyKey = "given" },
+            new() { CustomerId = "c", FeatureId = "f" },
+            new() { CustomerId = "c", FeatureId = "f" },
+        ];
+
+        var keyed = StiggApiClient.WithIdempotencyKeys(reports);
+
+        Assert.Equal("given", keyed[0].IdempotencyKey);
+        Assert.Matches("^[A-Za-z0-9_-]{21}$", keyed[1].IdempotencyKey!);
+        Assert.NotEqual(keyed[1].IdempotencyKey, keyed[2].IdempotencyKey);
+        Assert.Null(reports[1].IdempotencyKey);
+        IReadOnlyList<UsageReport> allKeyed = [reports[0]];
+        Assert.Same(allKeyed, StiggApiClient.WithIdempotencyKeys(allKeyed));
+    }
+
+    [Fact]
+    public void GraphQlRequestWriter_UsageReports_CarryTheirIdempotencyKeys()
+    {
+        var single = Encoding.UTF8.GetString(GraphQlRequestWriter.ReportUsage(new UsageReport { CustomerId = "c", FeatureId = "f", IdempotencyKey = "k-1" }));
+        var bulk = Encoding.UTF8.GetString(GraphQlRequestWriter.ReportUsageBulk(
+            [new UsageReport { CustomerId = "c", FeatureId = "f", IdempotencyKey = "k-2" }, new UsageReport { CustomerId = "c", FeatureId = "f", IdempotencyKey = "k-3" }]));
+
+        Assert.Contains("\"idempotencyKey\":\"k-1\"", single, StringComparison.Ordinal);
+        Assert.Contains("\"idempotencyKey\":\"k-2\"", bulk, StringComparison.Ordinal);
+        Assert.Contains("\"idempotencyKey\":\"k-3\"", bulk, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(502, true, true)]
+    [InlineData(500, true, false)]
+    [InlineData(429, true, true)]
+    [InlineData(401, false, false)]
+    public void IsRetryable_ByPolicy_KeyedRetriesEveryOutageUnkeyedOnlyWhatWasCertainlyNotApplied(int status, bool keyed, bool unkeyed)
+    {
+        var failure = new UpstreamException(status == 401 ? UpstreamFailure.Unauthorized : UpstreamFailure.Unavailable, "x") { StatusCode = status };
+
+        Assert.Equal(keyed, StiggResilience.IsRetryable(failure, RetryPolicy.Idempotent));
+        Assert.Equal(unkeyed, StiggResilience.IsRetryable(failure, RetryPolicy.UnkeyedMutation));
+    }
+
+    [Fact]
+    public void IsRetryable_UnkeyedMutation_RetriesARefusedConnectionButNotALostResponse()
+    {
+        var refused = new UpstreamException(UpstreamFailure.Unavailable, "x", new HttpRequestException(HttpRequestError.ConnectionError, "refused"));
+        var lost = new UpstreamException(UpstreamFailure.Unavailable, "x", new HttpRequestException(HttpRequestError.ResponseEnded, "ended"));
+
+        Assert.True(StiggResilience.IsRetryable(refused, RetryPolicy.UnkeyedMutation));
+        Assert.False(StiggResilience.IsRetryable(lost, RetryPolicy.UnkeyedMutation));
+        Assert.True(StiggResilience.IsRetryable(lost, RetryPolicy.Idempotent));
     }
 
     [Theory]

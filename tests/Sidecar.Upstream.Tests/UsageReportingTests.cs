@@ -122,15 +122,20 @@ public sealed class UsageReportingTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ReportUsage_Forced500_IsNotRetried()
+    public async Task ReportUsage_Forced500_IsRetriedWithTheSameKeyAndAppliedOnce()
     {
+        var before = CurrentUsage("acme", "feature-api-calls");
         _emulator.SetFaults(new EmulatorFaults { GraphQlStatus = 500, FailCount = 1 });
 
-        var ex = await Assert.ThrowsAsync<UpstreamException>(() => _client.ReportUsageAsync(
+        var result = Assert.Single(await _client.ReportUsageAsync(
             [new UsageReport { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 1 }], CancellationToken.None));
 
-        Assert.Equal(UpstreamFailure.Unavailable, ex.Failure);
-        Assert.Equal(1, _emulator.Counters.GraphQlRequests);
+        // Every report carries an idempotency key, so even a 500 (maybe applied) is safe to repeat.
+        Assert.Equal(before + 1, result.CurrentUsage);
+        var counters = _emulator.Counters;
+        Assert.Equal(2, counters.GraphQlRequests);
+        Assert.Equal(1, counters.UsageMeasurementsApplied);
+        Assert.Equal(1, Assert.Single(counters.UsageAppliedByIdempotencyKey).Value);
     }
 
     [Fact]

@@ -10,6 +10,9 @@ internal sealed class CounterSet
 {
     private readonly ConcurrentDictionary<string, StrongBox> _edgeByCustomer = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, StrongBox> _graphQlByOperation = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StrongBox> _usageByKey = new(StringComparer.Ordinal);
+    private long _usageApplied;
+    private long _usageReplayed;
     private long _edgeRequests;
     private long _sdkConfigurationRequests;
     private long _graphQlRequests;
@@ -60,6 +63,20 @@ internal sealed class CounterSet
 
     public void AuthFailure() => Bump(ref _authFailures);
 
+    /// <summary>A usage measurement was applied (with its idempotency key, when it had one).</summary>
+    public void UsageMeasurementApplied(string? idempotencyKey)
+    {
+        if (idempotencyKey is { Length: > 0 } key)
+        {
+            Interlocked.Increment(ref _usageByKey.GetOrAdd(key, static _ => new StrongBox()).Value);
+        }
+
+        Bump(ref _usageApplied);
+    }
+
+    /// <summary>A usage measurement was answered from an earlier one with the same idempotency key.</summary>
+    public void UsageMeasurementReplayed() => Bump(ref _usageReplayed);
+
     /// <summary>Zeroes the cumulative counters; the gauges (open sockets, subscribers) keep their values.</summary>
     public void Reset()
     {
@@ -72,8 +89,11 @@ internal sealed class CounterSet
         Interlocked.Exchange(ref _eventsRecorded, 0);
         Interlocked.Exchange(ref _faultsInjected, 0);
         Interlocked.Exchange(ref _authFailures, 0);
+        Interlocked.Exchange(ref _usageApplied, 0);
+        Interlocked.Exchange(ref _usageReplayed, 0);
         _edgeByCustomer.Clear();
         _graphQlByOperation.Clear();
+        _usageByKey.Clear();
         Changed();
     }
 
@@ -92,6 +112,9 @@ internal sealed class CounterSet
         EventsRecorded = Interlocked.Read(ref _eventsRecorded),
         FaultsInjected = Interlocked.Read(ref _faultsInjected),
         AuthFailures = Interlocked.Read(ref _authFailures),
+        UsageMeasurementsApplied = Interlocked.Read(ref _usageApplied),
+        UsageMeasurementsReplayed = Interlocked.Read(ref _usageReplayed),
+        UsageAppliedByIdempotencyKey = Copy(_usageByKey),
     };
 
     /// <summary>Completes with the first snapshot that satisfies <paramref name="condition"/>.</summary>

@@ -65,7 +65,9 @@ internal sealed class EmulatorContext
     public void SetFaults(EmulatorFaults faults)
     {
         Faults.Set(faults);
-        Log.FaultsSet(Logger, faults.EdgeStatus, faults.GraphQlStatus, faults.FailCount, faults.EdgeLatencyMs, faults.GraphQlLatencyMs, faults.WsRefuse);
+        Log.FaultsSet(
+            Logger, faults.EdgeStatus, faults.GraphQlStatus, faults.FailCount, faults.EdgeLatencyMs, faults.GraphQlLatencyMs, faults.WsRefuse,
+            faults.EdgeConnection?.ToString(), faults.GraphQlConnection?.ToString());
     }
 
     public int DropWebSockets()

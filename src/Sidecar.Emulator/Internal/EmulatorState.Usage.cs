@@ -47,7 +47,7 @@ internal sealed partial class EmulatorState
         {
             if (ReplayOf(input) is { } replay)
             {
-                return replay;
+                return Replayed(replay);
             }
 
             return Commit(Plan(input), input);
@@ -70,7 +70,8 @@ internal sealed partial class EmulatorState
             foreach (var (input, plan, replay) in plans)
             {
                 // A key repeated inside one batch is answered by its first occurrence.
-                results.Add(replay ?? ReplayOf(input) ?? Commit(plan!.Value, input));
+                var earlier = replay ?? ReplayOf(input);
+                results.Add(earlier is not null ? Replayed(earlier) : Commit(plan!.Value, input));
             }
 
             return results;
@@ -90,6 +91,13 @@ internal sealed partial class EmulatorState
             && _usageIdempotency.TryGetValue((customer, key), out var stored)
             ? stored
             : null;
+
+    /// <summary>Answers with the earlier measurement of the same key, counting the replay.</summary>
+    private byte[] Replayed(byte[] measurement)
+    {
+        _counters.UsageMeasurementReplayed();
+        return measurement;
+    }
 
     private FeatureUsagePlan Plan(ReportUsageInput input)
     {
@@ -188,6 +196,7 @@ internal sealed partial class EmulatorState
             _usageIdempotency.Add((input.CustomerId!, key), measurement);
         }
 
+        _counters.UsageMeasurementApplied(input.IdempotencyKey);
         return measurement;
     }
 

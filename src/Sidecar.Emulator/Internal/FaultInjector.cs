@@ -3,6 +3,12 @@ namespace Sidecar.Emulator.Internal;
 /// <summary>A forced answer: the status code and, for 429/503, the <c>Retry-After</c> seconds.</summary>
 internal readonly record struct ForcedFailure(int Status, int? RetryAfterSeconds);
 
+/// <summary>The fault one request gets: a connection fault, a forced status, or neither.</summary>
+internal readonly record struct InjectedFault(EmulatorConnectionFault? Connection, ForcedFailure? Status)
+{
+    public bool IsNone => Connection is null && Status is null;
+}
+
 /// <summary>The faults set through the admin API, with separate remaining-failure budgets for Edge and GraphQL.</summary>
 internal sealed class FaultInjector
 {
@@ -10,6 +16,7 @@ internal sealed class FaultInjector
     private EmulatorFaults _faults = new();
     private int? _edgeRemaining;
     private int? _graphQlRemaining;
+    private TaskCompletionSource _generation = NewGeneration();
 
     public EmulatorFaults Current
     {
@@ -32,15 +39,32 @@ internal sealed class FaultInjector
         CheckRange(faults.FailCount, 0, int.MaxValue, "failCount");
     }
 
+    /// <summary>Completes when the faults are next replaced or cleared: ends black-holed requests.</summary>
+    public Task Changed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _generation.Task;
+            }
+        }
+    }
+
     public void Set(EmulatorFaults faults)
     {
         Validate(faults);
+        TaskCompletionSource previous;
         lock (_gate)
         {
             _faults = faults;
             _edgeRemaining = faults.FailCount;
             _graphQlRemaining = faults.FailCount;
+            previous = _generation;
+            _generation = NewGeneration();
         }
+
+        previous.TrySetResult();
     }
 
     public void Clear() => Set(new EmulatorFaults());
@@ -51,28 +75,29 @@ internal sealed class FaultInjector
 
     public bool RefuseWebSockets => Current.WsRefuse == true;
 
-    public bool TryTakeEdgeFailure(out ForcedFailure failure)
+    /// <summary>The fault the next Edge request gets (one <c>failCount</c> unit when any).</summary>
+    public InjectedFault TakeEdge()
     {
         lock (_gate)
         {
-            return TryTake(_faults.EdgeStatus, ref _edgeRemaining, out failure);
+            return Take(_faults.EdgeConnection, _faults.EdgeStatus, ref _edgeRemaining);
         }
     }
 
-    public bool TryTakeGraphQlFailure(out ForcedFailure failure)
+    /// <summary>The fault the next <c>POST /graphql</c> gets (one <c>failCount</c> unit when any).</summary>
+    public InjectedFault TakeGraphQl()
     {
         lock (_gate)
         {
-            return TryTake(_faults.GraphQlStatus, ref _graphQlRemaining, out failure);
+            return Take(_faults.GraphQlConnection, _faults.GraphQlStatus, ref _graphQlRemaining);
         }
     }
 
-    private bool TryTake(int? status, ref int? remaining, out ForcedFailure failure)
+    private InjectedFault Take(EmulatorConnectionFault? connection, int? status, ref int? remaining)
     {
-        failure = default;
-        if (status is not { } code || remaining is <= 0)
+        if ((connection is null && status is null) || remaining is <= 0)
         {
-            return false;
+            return default;
         }
 
         if (remaining is { } left)
@@ -80,10 +105,18 @@ internal sealed class FaultInjector
             remaining = left - 1;
         }
 
+        // A connection fault wins over a forced status: the request never gets as far as an answer.
+        if (connection is not null)
+        {
+            return new InjectedFault(connection, null);
+        }
+
+        var code = status!.Value;
         var retryAfter = code is 429 or 503 ? _faults.RetryAfterSeconds : null;
-        failure = new ForcedFailure(code, retryAfter);
-        return true;
+        return new InjectedFault(null, new ForcedFailure(code, retryAfter));
     }
+
+    private static TaskCompletionSource NewGeneration() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static void CheckStatus(int? status, string name)
     {

@@ -23,8 +23,10 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Information, "Admin: {Action} {Target}")]
     public static partial void AdminChange(ILogger logger, string action, string target);
 
-    [LoggerMessage(7, LogLevel.Information, "Faults set: edgeStatus={EdgeStatus} graphQlStatus={GraphQlStatus} failCount={FailCount} edgeLatencyMs={EdgeLatencyMs} graphQlLatencyMs={GraphQlLatencyMs} wsRefuse={WsRefuse}")]
-    public static partial void FaultsSet(ILogger logger, int? edgeStatus, int? graphQlStatus, int? failCount, int? edgeLatencyMs, int? graphQlLatencyMs, bool? wsRefuse);
+    [LoggerMessage(7, LogLevel.Information, "Faults set: edgeStatus={EdgeStatus} graphQlStatus={GraphQlStatus} failCount={FailCount} edgeLatencyMs={EdgeLatencyMs} graphQlLatencyMs={GraphQlLatencyMs} wsRefuse={WsRefuse} edgeConnection={EdgeConnection} graphQlConnection={GraphQlConnection}")]
+    public static partial void FaultsSet(
+        ILogger logger, int? edgeStatus, int? graphQlStatus, int? failCount, int? edgeLatencyMs, int? graphQlLatencyMs, bool? wsRefuse,
+        string? edgeConnection, string? graphQlConnection);
 
     [LoggerMessage(8, LogLevel.Information, "Dropped {Count} WebSocket connections")]
     public static partial void SocketsDropped(ILogger logger, int count);

@@ -25,18 +25,24 @@ internal static class UpstreamEndpoints
         var customerId = RawRequest.PathSegment(http, 2) ?? string.Empty;
         var resourceId = RawRequest.Query(http, "resourceId");
         ctx.Counters.EdgeRequest(customerId);
-        if (!await PassEdgeFaultsAsync(http, ctx).ConfigureAwait(false))
+        var fault = await PassEdgeFaultsAsync(http, ctx).ConfigureAwait(false);
+        if (fault is null)
         {
             return;
         }
 
-        await WriteJsonAsync(http, StatusCodes.Status200OK, ctx.State.EntitlementsEnvelope(customerId, resourceId)).ConfigureAwait(false);
+        var body = ctx.State.EntitlementsEnvelope(customerId, resourceId);
+        if (!DroppedAfterApply(http, ctx, fault.Value))
+        {
+            await WriteJsonAsync(http, StatusCodes.Status200OK, body).ConfigureAwait(false);
+        }
     }
 
     private static async Task EdgeSdkConfigurationAsync(HttpContext http, EmulatorContext ctx)
     {
         ctx.Counters.SdkConfigurationRequest();
-        if (!await PassEdgeFaultsAsync(http, ctx).ConfigureAwait(false))
+        var fault = await PassEdgeFaultsAsync(http, ctx).ConfigureAwait(false);
+        if (fault is null || DroppedAfterApply(http, ctx, fault.Value))
         {
             return;
         }
@@ -44,28 +50,87 @@ internal static class UpstreamEndpoints
         await WriteJsonAsync(http, StatusCodes.Status200OK, Wire.SdkConfiguration).ConfigureAwait(false);
     }
 
-    /// <summary>Latency, then a forced status, then the API key; false when the request has been answered.</summary>
-    private static async Task<bool> PassEdgeFaultsAsync(HttpContext http, EmulatorContext ctx)
+    /// <summary>
+    /// Latency, then a fault, then the API key. Null when the request has been answered (or dropped); otherwise the
+    /// fault still to apply after processing (<c>dropAfterApply</c>), or none.
+    /// </summary>
+    private static async Task<InjectedFault?> PassEdgeFaultsAsync(HttpContext http, EmulatorContext ctx)
     {
         var latency = ctx.Faults.EdgeLatency ?? ctx.Options.EdgeLatency;
         if (latency > TimeSpan.Zero && !await ctx.DelayAsync(latency, http.RequestAborted).ConfigureAwait(false))
         {
             http.Abort();
-            return false;
+            return null;
         }
 
-        if (ctx.Faults.TryTakeEdgeFailure(out var failure))
+        var fault = ctx.Faults.TakeEdge();
+        if (!await PassFaultBeforeProcessingAsync(http, ctx, fault).ConfigureAwait(false))
         {
-            await WriteFailureAsync(http, ctx, failure).ConfigureAwait(false);
-            return false;
+            return null;
         }
 
         if (!HasApiKey(http, ctx))
         {
             await WriteJsonAsync(http, StatusCodes.Status401Unauthorized, Unauthorized).ConfigureAwait(false);
+            return null;
+        }
+
+        return fault;
+    }
+
+    /// <summary>
+    /// Applies a fault that strikes before the request is processed: <c>refuse</c> aborts the connection at once,
+    /// <c>blackHole</c> holds the request unanswered until the client gives up (or the faults change, or the emulator
+    /// stops) and then drops it, a forced status answers. False when the request is done.
+    /// </summary>
+    private static async Task<bool> PassFaultBeforeProcessingAsync(HttpContext http, EmulatorContext ctx, InjectedFault fault)
+    {
+        switch (fault.Connection)
+        {
+            case EmulatorConnectionFault.Refuse:
+                ctx.Counters.FaultInjected();
+                http.Abort();
+                return false;
+
+            case EmulatorConnectionFault.BlackHole:
+                ctx.Counters.FaultInjected();
+                using (var held = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, ctx.Stopping))
+                {
+                    try
+                    {
+                        await ctx.Faults.Changed.WaitAsync(held.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The client gave up or the emulator stops.
+                    }
+                }
+
+                // Whatever ended the wait, this request is never answered.
+
+                http.Abort();
+                return false;
+        }
+
+        if (fault.Status is { } failure)
+        {
+            await WriteFailureAsync(http, ctx, failure).ConfigureAwait(false);
             return false;
         }
 
+        return true;
+    }
+
+    /// <summary><c>dropAfterApply</c>: the work is done, the answer is lost (the connection is aborted). True when dropped.</summary>
+    private static bool DroppedAfterApply(HttpContext http, EmulatorContext ctx, InjectedFault fault)
+    {
+        if (fault.Connection != EmulatorConnectionFault.DropAfterApply)
+        {
+            return false;
+        }
+
+        ctx.Counters.FaultInjected();
+        http.Abort();
         return true;
     }
 
@@ -98,9 +163,9 @@ internal static class UpstreamEndpoints
                 return;
             }
 
-            if (ctx.Faults.TryTakeGraphQlFailure(out var failure))
+            var fault = ctx.Faults.TakeGraphQl();
+            if (!await PassFaultBeforeProcessingAsync(http, ctx, fault).ConfigureAwait(false))
             {
-                await WriteFailureAsync(http, ctx, failure).ConfigureAwait(false);
                 return;
             }
 
@@ -139,6 +204,11 @@ internal static class UpstreamEndpoints
             catch (JsonException ex)
             {
                 body = Wire.GraphQlError($"Invalid variables: {ex.Message}", "BAD_USER_INPUT", FieldName(resolved));
+            }
+
+            if (DroppedAfterApply(http, ctx, fault))
+            {
+                return;
             }
 
             await WriteJsonAsync(http, StatusCodes.Status200OK, body).ConfigureAwait(false);

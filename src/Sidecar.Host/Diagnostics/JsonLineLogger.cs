@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace Sidecar.Host.Diagnostics;
@@ -12,9 +12,10 @@ namespace Sidecar.Host.Diagnostics;
 /// one-letter "key" would garble every word that contains that letter.
 /// </summary>
 /// <remarks>
-/// A line is formatted on the logging thread and written by one writer task behind a queue, so a request never
-/// waits on stdout (the console logger's design; its queue writes only to the process console, and the tests and
-/// embedders give this provider a stream of their own). A full queue makes the logger wait, never drop a line.
+/// A line is formatted on the logging thread and written by one dedicated writer thread behind a bounded queue, so a
+/// request never waits on stdout (the console logger's design; its queue writes only to the process console, and the
+/// tests and embedders give this provider a stream of their own). A full queue makes the logger wait, never drop a
+/// line; the writer is a thread of its own, not a thread-pool task, so waiting loggers cannot starve it.
 /// </remarks>
 internal sealed class JsonLineLoggerProvider : ILoggerProvider
 {
@@ -31,8 +32,8 @@ internal sealed class JsonLineLoggerProvider : ILoggerProvider
     private readonly string _errorKey;
     private readonly string[] _secrets;
     private readonly TimeProvider _time;
-    private readonly Channel<byte[]> _lines = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(QueueLength) { SingleReader = true });
-    private readonly Task _writer;
+    private readonly BlockingCollection<byte[]> _lines = new(QueueLength);
+    private readonly Thread _writer;
 
     public JsonLineLoggerProvider(Stream output, LogLevel minimum, string messageKey, string errorKey, IReadOnlyList<string> secrets, TimeProvider time)
     {
@@ -42,7 +43,8 @@ internal sealed class JsonLineLoggerProvider : ILoggerProvider
         _errorKey = errorKey;
         _secrets = [.. secrets.Where(s => s.Length >= MinimumSecretLength)];
         _time = time;
-        _writer = Task.Run(WriteLinesAsync);
+        _writer = new Thread(WriteLines) { IsBackground = true, Name = "sidecar-log-writer" };
+        _writer.Start();
     }
 
     public ILogger CreateLogger(string categoryName) => new JsonLineLogger(this, categoryName);
@@ -50,22 +52,25 @@ internal sealed class JsonLineLoggerProvider : ILoggerProvider
     /// <summary>Writes what is queued, then stops (bounded: a stuck stdout must not hang shutdown).</summary>
     public void Dispose()
     {
-        _lines.Writer.TryComplete();
-        _writer.Wait(TimeSpan.FromSeconds(2));
+        _lines.CompleteAdding();
+        if (_writer.Join(TimeSpan.FromSeconds(2)))
+        {
+            _lines.Dispose();
+        }
     }
 
-    private async Task WriteLinesAsync()
+    private void WriteLines()
     {
-        var reader = _lines.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        foreach (var line in _lines.GetConsumingEnumerable())
         {
-            while (reader.TryRead(out var line))
+            _output.Write(line);
+            if (_lines.Count == 0)
             {
-                _output.Write(line);
+                _output.Flush();
             }
-
-            _output.Flush();
         }
+
+        _output.Flush();
     }
 
     private void Write<TState>(string category, LogLevel level, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
@@ -109,17 +114,13 @@ internal sealed class JsonLineLoggerProvider : ILoggerProvider
         }
 
         buffer.Write("\n"u8);
-        var line = buffer.WrittenSpan.ToArray();
-        if (!_lines.Writer.TryWrite(line))
+        try
         {
-            try
-            {
-                _lines.Writer.WriteAsync(line).AsTask().GetAwaiter().GetResult();
-            }
-            catch (ChannelClosedException)
-            {
-                // Logged after the provider was disposed: there is no writer left to take it.
-            }
+            _lines.Add(buffer.WrittenSpan.ToArray());
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            // Logged after the provider was disposed: there is no writer left to take it.
         }
     }
 

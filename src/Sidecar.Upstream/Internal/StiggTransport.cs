@@ -7,34 +7,22 @@ using Sidecar.Core.Json;
 
 namespace Sidecar.Upstream.Internal;
 
-/// <summary>Whether a failed attempt may be repeated.</summary>
-internal enum RetryPolicy
-{
-    /// <summary>Idempotent: any transient failure is retried.</summary>
-    Read,
-
-    /// <summary>May have been applied: only failures that certainly were not (or that the server asks to repeat).</summary>
-    Mutation,
-}
-
 /// <summary>
 /// How requests reach Stigg: one pooled HTTP client, the SDK's headers, single attempts against the Edge or
-/// <c>/graphql</c>, the mapping of statuses and GraphQL errors to <see cref="UpstreamException"/>, and the retry loop
-/// that repeats attempts within a budget. Knows no operation; <see cref="StiggApiClient"/> does.
+/// <c>/graphql</c>, the mapping of statuses and GraphQL errors to <see cref="UpstreamException"/>, and the resilience
+/// pipelines (<see cref="StiggResilience"/>: timeouts, retries, the shared circuit breaker) every call runs through.
+/// Knows no operation; <see cref="StiggApiClient"/> does.
 /// </summary>
 internal sealed class StiggTransport : IDisposable
 {
-    private readonly UpstreamOptions _options;
-    private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly HttpClient _http;
     private readonly Uri _graphQlUri;
 
     public StiggTransport(UpstreamOptions options, ILogger logger, TimeProvider time)
     {
-        _options = options;
-        _logger = logger;
         _time = time;
+        Resilience = new StiggResilience(options, logger, time);
         _graphQlUri = new Uri(options.ApiUrl.AbsoluteUri.TrimEnd('/') + "/graphql");
 
         var handler = new SocketsHttpHandler
@@ -71,6 +59,8 @@ internal sealed class StiggTransport : IDisposable
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Sidecar.Aot", "1.0"));
     }
 
+    public StiggResilience Resilience { get; }
+
     public void Dispose() => _http.Dispose();
 
     public static UpstreamException Invalid(string operation, string reason) =>
@@ -101,94 +91,17 @@ internal sealed class StiggTransport : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="attempt"/> until it succeeds, fails for good, or the total <paramref name="budget"/> is
-    /// spent. Each attempt gets at most <paramref name="attemptTimeout"/> and never more than what is left.
+    /// Runs <paramref name="attempt"/> through the resilience pipeline of <paramref name="budget"/>: total timeout,
+    /// retries (per <paramref name="policy"/>), the shared circuit breaker, per-attempt timeout.
     /// </summary>
-    public async Task<T> ExecuteAsync<TState, T>(
+    public Task<T> ExecuteAsync<TState, T>(
         string operation,
+        CallBudget budget,
         RetryPolicy policy,
-        TimeSpan budget,
-        TimeSpan attemptTimeout,
         TState state,
         Func<TState, CancellationToken, Task<T>> attempt,
-        CancellationToken ct)
-    {
-        var started = _time.GetTimestamp();
-        using var budgetCts = new CancellationTokenSource(budget, _time);
-        using var callCts = CancellationTokenSource.CreateLinkedTokenSource(ct, budgetCts.Token);
-        for (var attemptNo = 1; ; attemptNo++)
-        {
-            UpstreamException failure;
-            bool retryable;
-            var remaining = budget - _time.GetElapsedTime(started);
-            using (var attemptTimeoutCts = new CancellationTokenSource(remaining < attemptTimeout ? Positive(remaining) : attemptTimeout, _time))
-            using (var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(callCts.Token, attemptTimeoutCts.Token))
-            {
-                try
-                {
-                    return await attempt(state, attemptCts.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                    throw;
-                }
-                catch (OperationCanceledException ex) when (budgetCts.IsCancellationRequested)
-                {
-                    failure = new UpstreamException(UpstreamFailure.Unavailable, $"{operation}: no answer within the {budget.TotalMilliseconds:0} ms budget", ex);
-                    retryable = false;
-                }
-                catch (OperationCanceledException ex) when (attemptTimeoutCts.IsCancellationRequested)
-                {
-                    failure = new UpstreamException(UpstreamFailure.Unavailable, $"{operation}: attempt {attemptNo} timed out", ex);
-                    retryable = policy == RetryPolicy.Read;
-                }
-                catch (HttpRequestException ex)
-                {
-                    failure = new UpstreamException(UpstreamFailure.Unavailable, $"{operation}: {ex.Message}", ex);
-                    retryable = true;
-                }
-                catch (IOException ex)
-                {
-                    failure = new UpstreamException(UpstreamFailure.Unavailable, $"{operation}: {ex.Message}", ex);
-                    retryable = true;
-                }
-                catch (UpstreamException ex)
-                {
-                    failure = ex;
-                    retryable = ex.StatusCode is { } status && IsRetryableStatus(status, policy);
-                }
-            }
-
-            failure.Attempts = attemptNo;
-            if (!retryable || attemptNo > _options.MaxRetries)
-            {
-                throw failure;
-            }
-
-            var delay = Backoff.RetryDelay(attemptNo, _options.RetryBaseDelay, _options.RetryMaxDelay);
-            if (failure.RetryAfter is { } retryAfter && retryAfter > delay)
-            {
-                delay = retryAfter;
-            }
-
-            remaining = budget - _time.GetElapsedTime(started);
-            if (delay >= remaining)
-            {
-                Log.RetryBeyondBudget(_logger, operation, (long)delay.TotalMilliseconds, (long)remaining.TotalMilliseconds);
-                throw failure;
-            }
-
-            Log.Retrying(_logger, operation, attemptNo + 1, (long)delay.TotalMilliseconds, failure.Message);
-            try
-            {
-                await Task.Delay(delay, _time, callCts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw failure;
-            }
-        }
-    }
+        CancellationToken ct) =>
+        Resilience.ExecuteAsync(operation, budget, policy, state, attempt, ct);
 
     private async Task<GraphQlResponse<TData>> SendForJsonAsync<TData>(
         HttpRequestMessage request, string operation, bool isGraphQl, JsonTypeInfo<GraphQlResponse<TData>> typeInfo, CancellationToken ct)
@@ -322,10 +235,4 @@ internal sealed class StiggTransport : IDisposable
         && value.ValueKind == JsonValueKind.String
             ? value.GetString()
             : null;
-
-    private static TimeSpan Positive(TimeSpan value) => value > TimeSpan.Zero ? value : TimeSpan.FromMilliseconds(1);
-
-    private static bool IsRetryableStatus(int status, RetryPolicy policy) => policy == RetryPolicy.Read
-        ? status == 429 || status >= 500
-        : status is 429 or 502 or 503 or 504;
 }
