@@ -23,7 +23,8 @@ public sealed class UsageOutboxEmulatorTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _emulator = await TestSupport.StartEmulatorAsync();
-        _client = new StiggApiClient(TestSupport.OptionsFor(_emulator), _logger);
+        // A short break: the circuit opens during the outages below and must let a probe through soon after.
+        _client = new StiggApiClient(TestSupport.OptionsFor(_emulator) with { CircuitBreakerBreakDuration = TimeSpan.FromMilliseconds(600) }, _logger);
         _outbox = UsageOutbox.Open(
             new UsageOutboxOptions { Directory = _dir.Path, MaxBatchSize = 10, RetryBaseDelay = TimeSpan.FromMilliseconds(20), RetryMaxDelay = TimeSpan.FromMilliseconds(200) },
             _logger);
@@ -47,7 +48,7 @@ public sealed class UsageOutboxEmulatorTests : IAsyncLifetime
             await _outbox.AppendUsageAsync([new UsageReport { CustomerId = "acme", FeatureId = Feature, Value = 1 }], CancellationToken.None);
         }
 
-        _emulator.SetFaults(new EmulatorFaults { GraphQlStatus = 503, FailCount = 12 }); // more than the client's own retries
+        _emulator.SetFaults(new EmulatorFaults { GraphQlStatus = 503, FailCount = 6 }); // more than the client's own retries: the circuit opens too
         using var stop = new CancellationTokenSource();
         var loop = _outbox.RunDeliveryAsync(_client, null, stop.Token);
 
@@ -84,7 +85,7 @@ public sealed class UsageOutboxEmulatorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task StiggSource_DuringAnOutage_AcknowledgesFromTheOutbox_ChecksSeeIt_AndStiggCountsItOnceBack()
+    public async Task StiggSource_WhileStiggRefusesConnections_AcknowledgesFromTheOutbox_ChecksSeeIt_AndStiggCountsItOnceBack()
     {
         await using var cache = NewCache(new StiggSource(_client, _outbox, _logger));
         var held = await cache.GetAsync(Acme, CancellationToken.None);
@@ -92,7 +93,7 @@ public sealed class UsageOutboxEmulatorTests : IAsyncLifetime
         var before = EmulatorUsage();
         Assert.Equal(before, feature.CurrentUsage);
 
-        _emulator.SetFaults(new EmulatorFaults { GraphQlStatus = 503 });
+        _emulator.SetFaults(new EmulatorFaults { GraphQlConnection = EmulatorConnectionFault.Refuse }); // Stigg unreachable
         var first = Assert.Single(await cache.ReportUsageAsync([new UsageReport { CustomerId = "acme", FeatureId = Feature, Value = 5 }], CancellationToken.None));
         var second = Assert.Single(await cache.ReportUsageAsync([new UsageReport { CustomerId = "acme", FeatureId = Feature, Value = 2, IdempotencyKey = "client-key" }], CancellationToken.None));
         await cache.ReportEventsAsync([new RawEvent { EventName = "api-call", CustomerId = "acme", IdempotencyKey = "event-1" }], CancellationToken.None);
@@ -125,6 +126,31 @@ public sealed class UsageOutboxEmulatorTests : IAsyncLifetime
         var direct = Assert.Single(await cache.ReportUsageAsync([new UsageReport { CustomerId = "acme", FeatureId = Feature, Value = 1 }], CancellationToken.None));
         Assert.Equal(before + 8, direct.CurrentUsage);
         Assert.Equal(0, _outbox.Depth);
+    }
+
+    [Fact]
+    public async Task StiggSource_AppliedButTheAnswerLost_ThenDeliveredFromTheOutbox_IsCountedOnce()
+    {
+        await using var cache = NewCache(new StiggSource(_client, _outbox, _logger));
+        var before = EmulatorUsage();
+        _emulator.SetFaults(new EmulatorFaults { GraphQlConnection = EmulatorConnectionFault.DropAfterApply });
+
+        // Stigg applies the report, the connection drops before the answer, every retry too: the sidecar cannot know.
+        var ack = Assert.Single(await cache.ReportUsageAsync([new UsageReport { CustomerId = "acme", FeatureId = Feature, Value = 3 }], CancellationToken.None));
+        Assert.Equal(1, _outbox.Depth);
+        Assert.Equal(before + 3, EmulatorUsage());
+
+        _emulator.ClearFaults();
+        using var stop = new CancellationTokenSource();
+        var loop = _outbox.RunDeliveryAsync(_client, (results, _) => cache.ApplyUsageResultsAsync(results), stop.Token);
+        await Eventually.TrueAsync(() => _outbox.Depth == 0, TestSupport.Patience);
+        await stop.CancelAsync();
+        await loop.Within();
+
+        // The same key on every attempt and on the delivery: applied once.
+        Assert.Equal(before + 3, EmulatorUsage());
+        Assert.Equal(1, _emulator.Counters.UsageAppliedByIdempotencyKey[ack.MeasurementId]);
+        Assert.Equal(1, _outbox.DeliveredCount);
     }
 
     [Fact]
