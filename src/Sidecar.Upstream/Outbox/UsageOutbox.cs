@@ -110,13 +110,18 @@ public sealed class UsageOutbox : IDisposable
         }
 
         Directory.CreateDirectory(options.Directory);
-        var log = FasterOutboxLog.Open(options.Directory, out var quarantined, out var failure);
+        var log = FasterOutboxLog.Open(options.Directory, out var quarantined, out var failure, out var repairedPages);
         if (quarantined is not null)
         {
             OutboxLogMessages.OpenFailed(logger, failure!, options.Directory, quarantined);
         }
 
-        var outbox = new UsageOutbox(log, options, logger, time);
+        if (repairedPages > 0)
+        {
+            OutboxLogMessages.LengthHeadersRepaired(logger, repairedPages);
+        }
+
+        var outbox = new UsageOutbox(log, options, logger, time) { _quarantined = repairedPages };
         try
         {
             outbox.CountRecovered(log);
@@ -521,7 +526,7 @@ public sealed class UsageOutbox : IDisposable
         if (record.Payload is null)
         {
             entry = null!;
-            damage = "unreadable bytes in the log (FASTER checksum or length check)";
+            damage = "unreadable bytes in the log (a damaged length header: the rest of its page is set aside)";
             return false;
         }
 

@@ -229,6 +229,71 @@ public sealed class UsageOutboxTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Delivery_DamagedEntryOnAPageReadFromDisk_IsSetAside_AndTheRestIsDelivered()
+    {
+        // More than one 256 KiB page, so the first page is read back from disk, where FASTER checks its checksums.
+        var first = Open();
+        var keys = new List<string>();
+        for (var call = 0; call < 25; call++)
+        {
+            var batch = await first.AppendUsageAsync([.. Enumerable.Range(call * 100, 100).Select(Usage)], CancellationToken.None);
+            keys.AddRange(batch.Select(e => e.IdempotencyKey));
+        }
+
+        first.Dispose();
+        _open.Remove(first);
+        var segment = Path.Combine(_dir.Path, "log", "outbox.0");
+        var bytes = await File.ReadAllBytesAsync(segment);
+        var at = IndexOf(bytes, Encoding.UTF8.GetBytes(keys[10]));
+        Assert.InRange(at, 1, 200_000);
+        bytes[at] ^= 0xFF;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        var reopened = Open();
+        var sender = new RecordingSender();
+        await DrainAsync(reopened, sender);
+
+        Assert.DoesNotContain(keys[10], sender.Keys);
+        Assert.Equal(keys.Where(k => k != keys[10]), sender.Keys.Where(k => k != keys[10]).Distinct());
+        Assert.True(reopened.QuarantinedCount >= 1);
+        Assert.Equal(0, reopened.Depth);
+    }
+
+    [Fact]
+    public async Task Delivery_DamagedLengthHeader_SetsTheRestOfItsPageAside_AndDeliversTheFollowingPages()
+    {
+        var first = Open();
+        var keys = new List<string>();
+        for (var call = 0; call < 25; call++)
+        {
+            var batch = await first.AppendUsageAsync([.. Enumerable.Range(call * 100, 100).Select(Usage)], CancellationToken.None);
+            keys.AddRange(batch.Select(e => e.IdempotencyKey));
+        }
+
+        first.Dispose();
+        _open.Remove(first);
+        var segment = Path.Combine(_dir.Path, "log", "outbox.0");
+        var bytes = await File.ReadAllBytesAsync(segment);
+
+        // Entry 10's payload starts 10 bytes before its customer id (length-prefixed); FASTER's 4-byte length is before it.
+        var customer = Encoding.UTF8.GetBytes("customer-10");
+        var at = IndexOf(bytes, [(byte)customer.Length, 0, 0, 0, .. customer]);
+        Assert.InRange(at, 14, 200_000);
+        BitConverter.TryWriteBytes(bytes.AsSpan(at - 14, 4), int.MaxValue);
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        var reopened = Open();
+        var sender = new RecordingSender();
+        await DrainAsync(reopened, sender);
+
+        Assert.Equal(keys.Take(10), sender.Keys.Take(10));
+        Assert.Equal(keys.TakeLast(500), sender.Keys.TakeLast(500)); // later pages are intact
+        Assert.Equal(1, reopened.QuarantinedCount);
+        Assert.True(_logger.Has(1214));
+        Assert.Equal(0, reopened.Depth);
+    }
+
+    [Fact]
     public async Task Open_GarbageCommitsAndATruncatedSegment_StartsWithoutThrowing()
     {
         var first = Open();

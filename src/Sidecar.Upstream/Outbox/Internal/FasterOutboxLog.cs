@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using FASTER.core;
 
 namespace Sidecar.Upstream.Outbox.Internal;
@@ -20,9 +21,12 @@ namespace Sidecar.Upstream.Outbox.Internal;
 /// per report for one writer on this machine's ext4; less per report when concurrent appends share a commit).</para>
 /// <para><b>Group commit.</b> Concurrent appends share commits: <c>CommitAsync</c> issues no second commit when one
 /// already covers the tail (FASTER's <c>commitCoveredAddress</c>), it waits for the one in flight.</para>
-/// <para><b>Damage.</b> Every entry carries FASTER's per-entry checksum and the outbox's own CRC. A region the
-/// iterator cannot read is returned as a record without payload (quarantined by the caller); a log FASTER cannot open
-/// at all is moved to <c>corrupt/</c> and the outbox starts empty. Nothing on disk makes opening throw.</para>
+/// <para><b>Damage.</b> Every entry ends with the outbox's own CRC-32C (FASTER's per-entry checksum is off: on a
+/// mismatch FASTER's iterator steps 12 bytes on and loses the record boundaries, so valid entries after a bad one
+/// would be lost). A record with a bad CRC is returned as it is and skipped by its length; a damaged length header
+/// makes the rest of its page one unreadable region (a record without payload); both are set aside by the caller. A
+/// log FASTER cannot open at all is moved to <c>corrupt/</c> and the outbox starts empty. Nothing on disk makes
+/// opening throw.</para>
 /// </remarks>
 internal sealed class FasterOutboxLog : OutboxLog
 {
@@ -55,12 +59,21 @@ internal sealed class FasterOutboxLog : OutboxLog
 
     /// <summary>Opens (or creates) the log in <paramref name="root"/>. <paramref name="quarantined"/> names the directory a log
     /// that could not be opened was moved to, or is null.</summary>
-    public static FasterOutboxLog Open(string root, out string? quarantined, out Exception? openFailure)
+    public static FasterOutboxLog Open(string root, out string? quarantined, out Exception? openFailure, out int repairedPages)
     {
         quarantined = null;
         openFailure = null;
+        repairedPages = 0;
         try
         {
+            var log = Create(root);
+            repairedPages = RepairLengthHeaders(root, log._log.BeginAddress, log._log.CommittedUntilAddress);
+            if (repairedPages == 0)
+            {
+                return log;
+            }
+
+            log.Dispose(); // reopen on the repaired files (the tail page is loaded at recovery)
             return Create(root);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException and not UnauthorizedAccessException)
@@ -115,15 +128,7 @@ internal sealed class FasterOutboxLog : OutboxLog
     }
 
     /// <summary>Every durable record in order, for counting at start-up.</summary>
-    public void ScanAll(Action<OutboxRecord> visit)
-    {
-        using var iterator = _log.Scan(_log.BeginAddress, long.MaxValue, name: null, recover: false);
-        var expected = _log.BeginAddress;
-        while (Next(iterator, ref expected) is { } record)
-        {
-            visit(record);
-        }
-    }
+    public void ScanAll(Action<OutboxRecord> visit) => Walk(int.MaxValue, visit);
 
     public override async ValueTask TruncateAsync(long untilAddress, CancellationToken cancellationToken)
     {
@@ -166,7 +171,7 @@ internal sealed class FasterOutboxLog : OutboxLog
                 PageSizeBits = PageBits,
                 MemorySizeBits = MemoryBits,
                 SegmentSizeBits = SegmentBits,
-                LogChecksum = LogChecksumType.PerEntry,
+                LogChecksum = LogChecksumType.None, // the entry's own CRC-32C: a bad entry is skipped by its (intact) length
                 TryRecoverLatest = true,
                 RemoveOutdatedCommits = true,
                 AutoCommit = false,
@@ -203,41 +208,136 @@ internal sealed class FasterOutboxLog : OutboxLog
         return quarantine;
     }
 
-    private void Scan(List<OutboxRecord> records, int max)
+    private void Scan(List<OutboxRecord> records, int max) => Walk(max, records.Add);
+
+    /// <summary>
+    /// Visits up to <paramref name="max"/> committed records from the begin address. A record whose CRC-32C (the
+    /// entry's last 4 bytes, see <c>OutboxCodec</c>) does not match is visited as it is, for the caller to set aside;
+    /// its length header was intact, so the walk goes on at the next record. When the length header itself is damaged
+    /// (FASTER throws, or two damaged records in a row: the walk lost the record boundaries), the rest of the page is
+    /// one unreadable region and the walk resumes at the next page: records never span pages, so a page starts clean.
+    /// </summary>
+    private void Walk(int max, Action<OutboxRecord> visit)
     {
-        using var iterator = _log.Scan(_log.BeginAddress, long.MaxValue, name: null, recover: false);
-        var expected = _log.BeginAddress;
-        while (records.Count < max && Next(iterator, ref expected) is { } record)
+        var start = _log.BeginAddress;
+        var visited = 0;
+        while (visited < max)
         {
-            records.Add(record);
+            var expected = start;
+            long? resume = null;
+            using (var iterator = _log.Scan(start, long.MaxValue, name: null, recover: false))
+            {
+                var previousDamaged = false;
+                while (visited < max)
+                {
+                    OutboxRecord record;
+                    try
+                    {
+                        if (!iterator.GetNext(out byte[] entry, out var length, out var address, out var next))
+                        {
+                            return;
+                        }
+
+                        // An address past the expected one is page padding FASTER skipped.
+                        record = new OutboxRecord(address, next, entry.Length == length ? entry : entry.AsSpan(0, length).ToArray());
+                    }
+                    catch (FasterException)
+                    {
+                        resume = NextPage(expected);
+                        break;
+                    }
+
+                    var damaged = !HasValidCrc(record.Payload!);
+                    if (damaged && previousDamaged)
+                    {
+                        resume = NextPage(record.Address);
+                        break;
+                    }
+
+                    visit(record);
+                    visited++;
+                    expected = record.NextAddress;
+                    previousDamaged = damaged;
+                }
+            }
+
+            if (resume is not { } page || visited >= max)
+            {
+                return;
+            }
+
+            var committed = _log.CommittedUntilAddress;
+            if (page >= committed)
+            {
+                // Nothing readable is left before the committed end: one region up to it, then stop.
+                if (committed > expected)
+                {
+                    visit(new OutboxRecord(expected, committed, Payload: null));
+                }
+
+                return;
+            }
+
+            visit(new OutboxRecord(expected, page, Payload: null));
+            visited++;
+            start = page;
         }
     }
 
     /// <summary>
-    /// The next committed record, a payload-less record for a region the iterator could not read (FASTER's checksum or
-    /// length check failed: it resumes past it), or null at the end.
+    /// FASTER's iterator spins forever on some length headers (a negative length, or one so large that its aligned
+    /// size overflows), so the committed range is checked before FASTER reads it ("verify before FASTER reads",
+    /// DESIGN decision 11): every length header must fit in the rest of its page. From a bad header, the rest of the
+    /// page is zeroed in the segment file (FASTER reads zeros as page padding); the caller sees no record there.
+    /// Returns how many pages were repaired.
     /// </summary>
-    private static OutboxRecord? Next(FasterLogScanIterator iterator, ref long expected)
+    private static int RepairLengthHeaders(string root, long begin, long committed)
     {
-        try
+        const int PageBytes = 1 << PageBits;
+        const long SegmentMask = (1L << SegmentBits) - 1;
+        var repaired = 0;
+        Span<byte> header = stackalloc byte[4];
+        var address = begin;
+        while (address < committed)
         {
-            if (!iterator.GetNext(out byte[] entry, out var length, out var address, out var next))
+            var pageEnd = ((address >> PageBits) + 1) << PageBits;
+            var file = Path.Combine(root, LogDirectoryName, $"{LogFileName}.{address >> SegmentBits}");
+            var length = 0;
+            if (File.Exists(file))
             {
-                return null;
+                using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read);
+                header.Clear();
+                RandomAccess.Read(handle, header, address & SegmentMask);
+                length = BinaryPrimitives.ReadInt32LittleEndian(header);
             }
 
-            var payload = entry.Length == length ? entry : entry.AsSpan(0, length).ToArray();
-            expected = next; // an address past the expected one is page padding FASTER skipped
-            return new OutboxRecord(address, next, payload);
+            if (length == 0)
+            {
+                address = pageEnd; // padding (or a missing/short file, which FASTER reads as zeros)
+                continue;
+            }
+
+            if (length < 0 || length > pageEnd - address - 4)
+            {
+                using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Write);
+                var zeros = new byte[Math.Min(pageEnd - address, PageBytes)];
+                RandomAccess.Write(handle, zeros, address & SegmentMask);
+                repaired++;
+                address = pageEnd;
+                continue;
+            }
+
+            address += 4 + ((length + 3) & ~3);
         }
-        catch (FasterException)
-        {
-            var resume = Math.Max(iterator.NextAddress, expected + 1);
-            var damaged = new OutboxRecord(expected, resume, Payload: null);
-            expected = resume;
-            return damaged;
-        }
+
+        return repaired;
     }
+
+    private static long NextPage(long address) => ((address >> PageBits) + 1) << PageBits;
+
+    private static bool HasValidCrc(byte[] payload) =>
+        payload.Length >= 4
+        && OutboxCodec.Crc32C(payload.AsSpan(0, payload.Length - 4)) == BinaryPrimitives.ReadUInt32LittleEndian(payload.AsSpan(payload.Length - 4));
 
     /// <summary>Several payloads as one FASTER batch (enqueued atomically, on one page).</summary>
     private sealed class Batch(IReadOnlyList<byte[]> payloads) : IReadOnlySpanBatch

@@ -46,4 +46,7 @@ internal static partial class OutboxLogMessages
 
     [LoggerMessage(EventId = 1213, Level = LogLevel.Debug, Message = "Usage outbox accepted {Count} {Kind} entries: {Reason}")]
     public static partial void AcceptedDuringOutage(ILogger logger, int count, string kind, string reason);
+
+    [LoggerMessage(EventId = 1214, Level = LogLevel.Error, Message = "Usage outbox found {Pages} page(s) of its log with a damaged length header; the rest of each such page was set aside (zeroed) so the log can be read")]
+    public static partial void LengthHeadersRepaired(ILogger logger, int pages);
 }
