@@ -236,6 +236,17 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
     public async Task<IReadOnlyList<UsageReportResult>> ReportUsageAsync(IReadOnlyList<UsageReport> reports, CancellationToken cancellationToken)
     {
         var results = await _source.ReportUsageAsync(reports, this, cancellationToken).ConfigureAwait(false);
+        await ApplyUsageResultsAsync(results).ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>
+    /// Holds the absolute usage of usage-report results (stigg-behaviour §8.2): the feature's usage and, when present,
+    /// the credit balance, each timestamp-guarded. Also for results delivered later (the usage outbox).
+    /// </summary>
+    public async ValueTask ApplyUsageResultsAsync(IReadOnlyList<UsageReportResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
         var now = NowMs;
         foreach (var result in results)
         {
@@ -250,8 +261,6 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
                 await ApplyUsageAsync(key, credit.ToUpdate(now)).ConfigureAwait(false);
             }
         }
-
-        return results;
     }
 
     /// <summary>Reports raw events through the source.</summary>
