@@ -12,6 +12,7 @@ using Sidecar.Host.Configuration;
 using Sidecar.Host.Diagnostics;
 using Sidecar.Host.Hosting;
 using Sidecar.Host.Rpc;
+using Sidecar.Upstream.Outbox;
 using HealthStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace Sidecar.Host;
@@ -164,6 +165,7 @@ internal sealed class SidecarApp : IAsyncDisposable
     private static void MapEndpoints(WebApplication web, ServerSettings server, SidecarStatus status, TieredEntitlementCache cache, CacheTiers tiers)
     {
         var management = $"*:{server.MetricsPort}";
+        var outbox = web.Services.GetService<UsageOutbox>();
         web.MapGrpcService<SidecarGrpcService>();
         web.MapGrpcService<HealthServiceImpl>();
         web.MapGet(server.HealthPath, () => Results.Text("ok")).RequireHost(management);
@@ -175,6 +177,20 @@ internal sealed class SidecarApp : IAsyncDisposable
             if (tiers.Redis is { } redis)
             {
                 status.Redis = redis.IsConnected ? "connected" : "disconnected";
+            }
+
+            if (outbox is not null)
+            {
+                status.UsageOutbox = new OutboxStatus
+                {
+                    Durable = outbox.IsDurable,
+                    Depth = outbox.Depth,
+                    Bytes = outbox.SizeBytes,
+                    CapacityBytes = outbox.CapacityBytes,
+                    OldestAgeSeconds = outbox.OldestEntryAge.TotalSeconds,
+                    Delivered = outbox.DeliveredCount,
+                    Rejected = outbox.RejectedCount,
+                };
             }
 
             return Results.Json(status, HostJsonContext.Default.SidecarStatus, statusCode: status.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);

@@ -282,16 +282,58 @@ public sealed class UpstreamModeTests
     }
 
     [Fact]
-    public async Task GraphQlUnavailable_ReportUsageIsUnavailableWithReason()
+    public async Task GraphQlUnavailable_ReportUsageAcceptedIntoTheOutbox_DeliveredOnceWhenBack()
     {
         await using var stigg = await EmulatedStigg.StartAsync();
+        var client = stigg.Sidecar.Client;
+        var before = (await client.GetMeteredEntitlementAsync(new GetMeteredEntitlementRequest { CustomerId = "acme", FeatureId = "feature-api-calls" })).Entitlement.CurrentUsage;
         stigg.Emulator.SetFaults(new EmulatorFaults { GraphQlStatus = 503 });
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => stigg.Sidecar.Client.ReportUsageAsync(
-            new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 1 }).ResponseAsync);
+        var accepted = await client.ReportUsageAsync(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 5 });
+        var seen = await client.GetMeteredEntitlementAsync(new GetMeteredEntitlementRequest { CustomerId = "acme", FeatureId = "feature-api-calls" });
+        var ready = await stigg.Sidecar.Http.GetStringAsync(new Uri("/readyz", UriKind.Relative));
+        // Stigg is back; the breaker's break runs on the (pinned) test clock: move it past the break.
+        stigg.Emulator.SetFaults(new EmulatorFaults());
+        stigg.Clock.Advance(TimeSpan.FromSeconds(31));
+        var counters = await Eventually.ValueAsync(() => Task.FromResult(stigg.Emulator.Counters), c => c.UsageMeasurementsApplied >= 1, TimeSpan.FromSeconds(60));
 
-        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
-        Assert.Contains("usage could not be reported", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(accepted.MeasurementId));
+        Assert.Equal(before + 5, accepted.CurrentUsage);
+        Assert.Equal(before + 5, seen.Entitlement.CurrentUsage);
+        Assert.Contains("\"usageOutbox\":{", ready, StringComparison.Ordinal);
+        Assert.Contains("\"depth\":1", ready, StringComparison.Ordinal);
+        Assert.Equal(1, counters.UsageMeasurementsApplied);
+        Assert.Equal(1, Assert.Single(counters.UsageAppliedByIdempotencyKey).Value);
+    }
+
+    [Fact]
+    public async Task OutboxFull_ReportUsageResourceExhausted_NothingStored()
+    {
+        await using var stigg = await EmulatedStigg.StartAsync(new Dictionary<string, string> { ["USAGE_OUTBOX_MAX_BYTES"] = "1048576" });
+        var client = stigg.Sidecar.Client;
+        stigg.Emulator.SetFaults(new EmulatorFaults { GraphQlConnection = EmulatorConnectionFault.Refuse });
+        var big = new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 1 };
+        big.Dimensions.Add("note", new EventDimensionValue { StringValue = new string('x', 1000) });
+
+        RpcException? refused = null;
+        var accepted = 0;
+        while (refused is null && accepted < 5000)
+        {
+            try
+            {
+                await client.ReportUsageAsync(big);
+                accepted++;
+            }
+            catch (RpcException ex)
+            {
+                refused = ex;
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains("usage was not accepted", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.InRange(accepted, 100, 1100);
     }
 
     [Fact]

@@ -9,6 +9,9 @@ namespace Sidecar.Smoke.Tests;
 [Collection(AotCollection.Name)]
 public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
 {
+    /// <summary>acme's API calls in samples/entitlements.json before any report.</summary>
+    private const double SampleApiCallsUsage = 250;
+
     private readonly string _cacheDir = Directory.CreateTempSubdirectory("sidecar-smoke-cache-").FullName;
 
     private Dictionary<string, string> Env(Uri apiUrl, params (string Key, string Value)[] extra)
@@ -123,6 +126,39 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
     }
 
     [Fact]
+    public async Task AotBinary_UsageDuringOutage_KilledAndRestarted_EveryReportDeliveredExactlyOnce()
+    {
+        const int Reports = 40;
+        await using var emulator = await EmulatorFixture.StartSampleAsync();
+        emulator.SetFaults(new EmulatorFaults { GraphQlConnection = EmulatorConnectionFault.Refuse });
+        var acknowledged = new List<ReportUsageResponse>();
+        await using (var first = await SidecarProcess.StartReadyAsync(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false")), TimeSpan.FromSeconds(30)))
+        {
+            using var channel = GrpcChannel.ForAddress(first.GrpcAddress);
+            var client = new SidecarService.SidecarServiceClient(channel);
+            for (var i = 1; i <= Reports; i++)
+            {
+                acknowledged.Add(await client.ReportUsageAsync(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = i }));
+            }
+
+            // Acknowledged means durable: kill -9 right after the last acknowledgement.
+            await first.StopAsync(TimeSpan.FromSeconds(10), kill: true);
+        }
+
+        Assert.Equal(0, emulator.Counters.UsageMeasurementsApplied);
+        emulator.SetFaults(new EmulatorFaults());
+        await using var second = await SidecarProcess.StartReadyAsync(binary.Path, Env(emulator.BaseUrl, ("WS_ENABLED", "false")), TimeSpan.FromSeconds(30));
+        var counters = await Eventually.ValueAsync(() => Task.FromResult(emulator.Counters), c => c.UsageMeasurementsApplied >= Reports, TimeSpan.FromSeconds(60));
+
+        Assert.All(acknowledged, a => Assert.False(string.IsNullOrEmpty(a.MeasurementId)));
+        Assert.Equal(Reports, acknowledged.Select(a => a.MeasurementId).Distinct().Count());
+        Assert.Equal(Reports, counters.UsageMeasurementsApplied);
+        Assert.Equal(Reports, counters.UsageAppliedByIdempotencyKey.Count);
+        Assert.All(counters.UsageAppliedByIdempotencyKey.Values, n => Assert.Equal(1, n));
+        Assert.Equal(Reports * (Reports + 1) / 2, TotalReported(emulator));
+    }
+
+    [Fact]
     public async Task AotBinary_CorruptCheckpoint_StartsCleanWithAWarning()
     {
         await using var emulator = await EmulatorFixture.StartSampleAsync();
@@ -159,4 +195,12 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
 
     private static int CheckpointLines(SidecarProcess process) =>
         process.Output.Count(l => l.Contains("checkpoint", StringComparison.Ordinal) && l.Contains("taken at version", StringComparison.Ordinal));
+
+    /// <summary>What Stigg now counts for acme's API calls above the sample's starting usage.</summary>
+    private static double TotalReported(EmulatorServer emulator)
+    {
+        var state = emulator.GetCustomer("acme") ?? throw new InvalidOperationException("acme is gone");
+        var usage = state.EntitlementsV2.Single(e => e.Feature?.RefId == "feature-api-calls").CurrentUsage ?? 0;
+        return usage - SampleApiCallsUsage;
+    }
 }

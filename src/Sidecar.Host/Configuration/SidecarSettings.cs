@@ -4,6 +4,7 @@ using Sidecar.Cache.Faster;
 using Sidecar.Cache.Redis;
 using Sidecar.Core.Evaluation;
 using Sidecar.Upstream;
+using Sidecar.Upstream.Outbox;
 
 namespace Sidecar.Host.Configuration;
 
@@ -64,6 +65,12 @@ internal sealed record SidecarSettings
 
     /// <summary>The FASTER tier; null with CACHE_PERSISTENCE=none, and outside Stigg mode.</summary>
     public FasterTierOptions? Faster { get; init; }
+
+    /// <summary>
+    /// The usage outbox (Stigg mode): under <c>CACHE_DIR/outbox</c>, or in memory with CACHE_PERSISTENCE=none;
+    /// USAGE_OUTBOX_MAX_BYTES bounds it.
+    /// </summary>
+    public required UsageOutboxOptions Outbox { get; init; }
 
     /// <summary>The shared Redis tier (REDIS_*); null without REDIS_ENVIRONMENT_PREFIX, and outside Stigg mode.</summary>
     public RedisTierOptions? Redis { get; init; }
@@ -128,6 +135,11 @@ internal sealed record SidecarSettings
             CacheDirectory = directory,
             Faster = faster,
             Redis = mode == SourceMode.Stigg && env.String("REDIS_ENVIRONMENT_PREFIX") is not null ? redis : null,
+            Outbox = new UsageOutboxOptions
+            {
+                Directory = persistence ? Path.Combine(directory, "outbox") : null,
+                MaxBytes = env.LongOrNull("USAGE_OUTBOX_MAX_BYTES", 1 << 20, long.MaxValue) ?? UsageOutboxOptions.DefaultMaxBytes,
+            },
             Secrets = [.. new[] { apiKey, redis.Password }.OfType<string>()],
         };
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Sidecar.Cache;
+using Sidecar.Upstream.Outbox;
 
 namespace Sidecar.Host.Diagnostics;
 
@@ -30,6 +31,16 @@ internal sealed class SidecarMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _fallbacks = _meter.CreateCounter<long>("sidecar.fallback.answers", description: "Answers built from fallback values");
         _events = _meter.CreateCounter<long>("sidecar.events", description: "Real-time events applied, by kind");
+    }
+
+    /// <summary>The usage outbox's queue: depth, age of the oldest entry, delivered and set-aside reports.</summary>
+    public void Observe(UsageOutbox outbox)
+    {
+        _meter.CreateObservableGauge("sidecar.usage.outbox.depth", () => outbox.Depth, description: "Usage reports and events accepted and not yet delivered to Stigg");
+        _meter.CreateObservableGauge("sidecar.usage.outbox.bytes", () => outbox.SizeBytes, unit: "By", description: "Bytes the undelivered entries hold (USAGE_OUTBOX_MAX_BYTES bounds it)");
+        _meter.CreateObservableGauge("sidecar.usage.outbox.oldest.age", () => outbox.OldestEntryAge.TotalSeconds, unit: "s", description: "Age of the oldest undelivered entry");
+        _meter.CreateObservableCounter("sidecar.usage.outbox.delivered", () => outbox.DeliveredCount, description: "Entries delivered to Stigg from the outbox");
+        _meter.CreateObservableCounter("sidecar.usage.outbox.rejected", () => outbox.RejectedCount, description: "Entries Stigg rejected for good, set aside in the dead-letter file");
     }
 
     public void Request(string method, string status, long startTimestamp)

@@ -22,7 +22,22 @@ internal sealed class SidecarStatus
     [JsonPropertyName("persistentMemoryBytes")] public long PersistentMemoryBytes { get; set; }
     [JsonPropertyName("startupMs")] public long StartupMs { get; set; }
 
+    /// <summary>Usage accepted and not yet delivered to Stigg (Stigg mode).</summary>
+    [JsonPropertyName("usageOutbox")] public OutboxStatus? UsageOutbox { get; set; }
+
     public void MarkReady() => _ready = true;
+}
+
+/// <summary>The usage outbox in readiness: what waits for Stigg, and what was delivered or set aside.</summary>
+internal sealed class OutboxStatus
+{
+    [JsonPropertyName("durable")] public bool Durable { get; set; }
+    [JsonPropertyName("depth")] public long Depth { get; set; }
+    [JsonPropertyName("bytes")] public long Bytes { get; set; }
+    [JsonPropertyName("capacityBytes")] public long CapacityBytes { get; set; }
+    [JsonPropertyName("oldestAgeSeconds")] public double OldestAgeSeconds { get; set; }
+    [JsonPropertyName("delivered")] public long Delivered { get; set; }
+    [JsonPropertyName("rejected")] public long Rejected { get; set; }
 }
 
 [JsonSerializable(typeof(SidecarStatus))]

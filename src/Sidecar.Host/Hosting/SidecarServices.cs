@@ -11,6 +11,7 @@ using Sidecar.Host.Diagnostics;
 using Sidecar.Host.Rpc;
 using Sidecar.Host.Sources;
 using Sidecar.Upstream;
+using Sidecar.Upstream.Outbox;
 
 namespace Sidecar.Host.Hosting;
 
@@ -49,8 +50,11 @@ internal static class SidecarServices
                     client.CircuitStateChanged += (_, change) => status.StiggCircuit = Name(change.State);
                     return client;
                 });
-                services.AddSingleton<IEntitlementsSource>(sp => new StiggSource(sp.GetRequiredService<StiggApiClient>()));
+                services.AddSingleton(sp => OpenOutbox(settings, sp.GetRequiredService<ILogger<UsageOutbox>>(), sp.GetRequiredService<SidecarMetrics>(), time));
+                services.AddSingleton<IEntitlementsSource>(sp => new StiggSource(
+                    sp.GetRequiredService<StiggApiClient>(), sp.GetRequiredService<UsageOutbox>(), sp.GetRequiredService<ILogger<StiggSource>>()));
                 services.AddHostedService<ApiKeyCheck>();
+                services.AddHostedService<UsageDelivery>();
                 if (settings.Stigg!.WsEnabled)
                 {
                     services.AddHostedService<EventStreamService>();
@@ -82,6 +86,23 @@ internal static class SidecarServices
         });
         services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(SidecarMetrics.MeterName).AddPrometheusExporter());
         return services;
+    }
+
+    /// <summary>The usage outbox; a CACHE_DIR it cannot use is a start that cannot work (said in one line).</summary>
+    private static UsageOutbox OpenOutbox(SidecarSettings settings, ILogger logger, SidecarMetrics metrics, TimeProvider time)
+    {
+        UsageOutbox outbox;
+        try
+        {
+            outbox = UsageOutbox.Open(settings.Outbox, logger, time);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"CACHE_DIR: cannot open the usage outbox in '{settings.Outbox.Directory}': {ex.Message}", ex);
+        }
+
+        metrics.Observe(outbox);
+        return outbox;
     }
 
     private static string Name(StiggCircuitState state) => state switch

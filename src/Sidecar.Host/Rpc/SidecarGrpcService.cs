@@ -6,6 +6,7 @@ using Sidecar.Core;
 using Sidecar.Core.Evaluation;
 using Sidecar.Core.Model;
 using Sidecar.Host.Diagnostics;
+using Sidecar.Upstream.Outbox;
 using Stigg.Sidecar.V1;
 
 namespace Sidecar.Host.Rpc;
@@ -153,6 +154,10 @@ internal sealed class SidecarGrpcService(
         {
             throw Unavailable(ex);
         }
+        catch (UsageOutboxFullException ex)
+        {
+            throw Exhausted(ex);
+        }
 
         return new Empty();
     }
@@ -217,6 +222,21 @@ internal sealed class SidecarGrpcService(
         {
             throw Unavailable(ex);
         }
+        catch (UsageOutboxFullException ex)
+        {
+            throw Exhausted(ex);
+        }
+    }
+
+    /// <summary>The outbox is full: nothing was stored; the caller keeps the report and retries later.</summary>
+    private RpcException Exhausted(UsageOutboxFullException ex)
+    {
+        if (_usageFailureLogs.TryEnter(out var suppressed))
+        {
+            Log.UsageReportFailed(logger, ex.Message, suppressed);
+        }
+
+        return new RpcException(new Status(StatusCode.ResourceExhausted, "usage was not accepted: " + ex.Message));
     }
 
     private RpcException Unavailable(SourceUnavailableException ex)
