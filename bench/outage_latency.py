@@ -16,6 +16,8 @@ import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile
 
 import grpc
 
+from rawgrpc import double, field, pct, varint, wait_http
+
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.environ.get("SIDECAR_AOT_BINARY", os.path.join(root, "artifacts/publish/sidecar"))
 
@@ -24,25 +26,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def field(number, text):
-    data = text.encode()
-    return bytes([number << 3 | 2, len(data)]) + data
-
-
-def double(number, value):
-    import struct
-    return bytes([number << 3 | 1]) + struct.pack("<d", value)
-
-
-def varint(data, i):
-    shift = value = 0
-    while True:
-        b = data[i]; i += 1
-        value |= (b & 0x7F) << shift; shift += 7
-        if b < 0x80:
-            return value, i
 
 
 def is_fallback(answer):
@@ -72,21 +55,6 @@ def http(method, url, body=None):
     with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read()
         return json.loads(text) if text else None
-
-
-def wait_http(url):
-    for _ in range(3000):
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.01)
-    raise SystemExit("timed out waiting for " + url)
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 class Stack:

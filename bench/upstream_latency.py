@@ -10,28 +10,10 @@ import json, os, statistics, subprocess, sys, time, urllib.request
 
 import grpc
 
+from rawgrpc import field, pct, wait_http
+
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMU, GRPC, METRICS = 3161, 50091, 18093
-
-
-def field(number, text):
-    data = text.encode()
-    return bytes([number << 3 | 2, len(data)]) + data
-
-
-def wait_http(url):
-    for _ in range(3000):
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.01)
-    raise SystemExit("timed out waiting for " + url)
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 subprocess.run(["dotnet", "build", os.path.join(root, "src/Sidecar.Emulator"), "-c", "Release", "-nologo", "-v", "quiet"], check=True)

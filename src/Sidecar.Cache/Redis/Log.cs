@@ -90,4 +90,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2227, Level = LogLevel.Warning,
         Message = "Could not publish the refetch result for {CacheKey}; waiting sidecars will time out and fetch themselves: {ErrorType}: {ErrorMessage}")]
     public static partial void RefetchPublishFailed(ILogger logger, CustomerKey cacheKey, string errorType, string errorMessage);
+
+    [LoggerMessage(EventId = 2228, Level = LogLevel.Error,
+        Message = "Redis at {Endpoint} refused the credentials (REDIS_USERNAME / REDIS_PASSWORD); continuing without it and retrying in the background")]
+    public static partial void CredentialsRefusedAtStart(ILogger logger, string endpoint);
 }

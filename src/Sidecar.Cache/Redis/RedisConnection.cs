@@ -100,7 +100,9 @@ public sealed class RedisConnection : IAsyncDisposable
             ReconnectRetryPolicy = new ExponentialRetry(100, 8000),
         };
 
-        var connecting = ConnectionMultiplexer.ConnectAsync(config);
+        // The connect log says why a first connection failed (a refused password reads as "not reachable" otherwise).
+        var connectLog = new SynchronizedWriter();
+        var connecting = ConnectionMultiplexer.ConnectAsync(config, connectLog);
         ConnectionMultiplexer multiplexer;
         try
         {
@@ -120,7 +122,14 @@ public sealed class RedisConnection : IAsyncDisposable
         var connection = new RedisConnection(multiplexer, options, logger, timeProvider);
         if (!multiplexer.IsConnected)
         {
-            Log.NotConnectedAtStart(logger, endpoint);
+            if (connectLog.Says("WRONGPASS", "NOAUTH", "AuthenticationFailure", "invalid password", "invalid username-password"))
+            {
+                Log.CredentialsRefusedAtStart(logger, endpoint);
+            }
+            else
+            {
+                Log.NotConnectedAtStart(logger, endpoint);
+            }
         }
 
         return connection;
@@ -218,4 +227,50 @@ public sealed class RedisConnection : IAsyncDisposable
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
         Log.ConnectionRestored(Logger, e.ConnectionType, e.EndPoint);
+
+    /// <summary>What the client writes while connecting, kept to tell why a connection failed.</summary>
+    private sealed class SynchronizedWriter : StringWriter
+    {
+        private readonly Lock _gate = new();
+
+        public SynchronizedWriter()
+            : base(System.Globalization.CultureInfo.InvariantCulture)
+        {
+        }
+
+        public override void Write(char value)
+        {
+            lock (_gate)
+            {
+                base.Write(value);
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            lock (_gate)
+            {
+                base.Write(value);
+            }
+        }
+
+        public override void WriteLine(string? value)
+        {
+            lock (_gate)
+            {
+                base.WriteLine(value);
+            }
+        }
+
+        public bool Says(params string[] words)
+        {
+            string text;
+            lock (_gate)
+            {
+                text = ToString();
+            }
+
+            return words.Any(w => text.Contains(w, StringComparison.OrdinalIgnoreCase));
+        }
+    }
 }

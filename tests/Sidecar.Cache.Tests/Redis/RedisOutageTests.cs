@@ -23,6 +23,22 @@ public sealed class RedisOutageTests
     private static readonly CustomerKey Acme = new("acme", null);
 
     [Fact]
+    public async Task Connect_WrongPassword_LoggedAsRefusedCredentialsNotAsUnreachable()
+    {
+        await using var server = await RedisServer.StartAsync(Password);
+        await using var kit = await CreateAsync(server, Password);
+        var logger = new CapturingLogger();
+        var options = kit.Options(operationTimeout: OperationTimeout) with { Password = "not-the-password", ConnectTimeout = TimeSpan.FromSeconds(2) };
+
+        await using var connection = await RedisConnection.ConnectAsync(options, logger, TimeProvider.System, CancellationToken.None);
+
+        Assert.False(connection.IsConnected);
+        Assert.Contains(logger.Entries, e => e.EventId.Id == 2228);
+        Assert.DoesNotContain(logger.Entries, e => e.EventId.Id == 2201);
+        Assert.DoesNotContain(logger.Entries, e => e.FullText.Contains("not-the-password", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Tier_RedisKilledThenRestarted_AnswersMissesWithoutThrowingThenRecovers()
     {
         await using var server = await RedisServer.StartAsync(Password);
