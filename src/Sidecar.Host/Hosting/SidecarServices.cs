@@ -76,6 +76,7 @@ internal static class SidecarServices
             services.AddHostedService(sp => new FasterMaintenance(sp.GetRequiredService<CacheTiers>().Faster!, time));
         }
 
+        services.AddHostedService<IdleMemoryTrim>();
         services.AddSingleton<SidecarGrpcService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<SidecarGrpcService>, SidecarMethodProvider>());
         services.AddSingleton<HealthServiceImpl>();
