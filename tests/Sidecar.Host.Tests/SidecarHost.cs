@@ -125,12 +125,42 @@ internal sealed class SidecarHost : IAsyncDisposable
     public static Task<SidecarHost> StartWithSampleFileAsync() =>
         StartAsync(new Dictionary<string, string> { ["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements }, Clocks.WallAtSampleNow());
 
+    /// <summary>
+    /// Event ids of error lines the test expects (e.g. a refused API key). Any other error or fatal line the sidecar
+    /// logged fails the test when the host is disposed (after grpc-dotnet's <c>VerifyNoErrorsScope</c>).
+    /// </summary>
+    public HashSet<int> ExpectedErrors { get; } = [];
+
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
         Http.Dispose();
         await App.DisposeAsync();
         DeleteCacheDirectory(Settings);
+        var unexpected = UnexpectedErrors();
+        Assert.True(unexpected.Count == 0, "the sidecar logged unexpected errors:\n" + string.Join("\n", unexpected));
+    }
+
+    private List<string> UnexpectedErrors()
+    {
+        var unexpected = new List<string>();
+        foreach (var line in LogText.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            var root = json.RootElement;
+            if (root.GetProperty("level").GetString() is not ("error" or "fatal"))
+            {
+                continue;
+            }
+
+            var id = root.TryGetProperty("event", out var e) ? e.GetInt32() : 0;
+            if (!ExpectedErrors.Contains(id))
+            {
+                unexpected.Add(line);
+            }
+        }
+
+        return unexpected;
     }
 
     private static void DeleteCacheDirectory(SidecarSettings settings)
