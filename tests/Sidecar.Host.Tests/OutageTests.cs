@@ -10,6 +10,7 @@ namespace Sidecar.Host.Tests;
 /// yet cached answers the fallback before the caller's deadline, never DEADLINE_EXCEEDED; the breaker remembers the
 /// outage; cached customers keep their real answers; the first checks after recovery are real again.
 /// </summary>
+[Collection(OutageCollection.Name)]
 public sealed class OutageTests
 {
     private static readonly Dictionary<string, string> FallbackSso = new()
@@ -118,4 +119,14 @@ public sealed class OutageTests
     };
 
     private static GetBooleanEntitlementRequest Sso(string customer) => new() { CustomerId = customer, FeatureId = "feature-sso" };
+}
+
+/// <summary>
+/// The deadline tests measure the sidecar's own timing in this process: they run alone, not beside other classes'
+/// hosts, emulators and fuzzers competing for the same 2 cores.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class OutageCollection
+{
+    public const string Name = "Outages (timing)";
 }

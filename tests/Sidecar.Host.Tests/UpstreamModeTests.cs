@@ -252,7 +252,7 @@ public sealed class UpstreamModeTests
             new Dictionary<string, string> { ["ENTITLEMENTS_FALLBACK"] = """{"feature-seats":{"hasAccess":true,"value":3}}""" },
             apiKey: "wrong-key",
             waitForEvents: false);
-        stigg.Sidecar.ExpectedErrors.Add(7); // "Stigg rejected the API key"
+        stigg.Sidecar.ExpectedErrors.UnionWith([7, 1103]); // the API key check and the event stream both say the key was rejected
         var client = stigg.Sidecar.Client;
 
         var seats = await client.GetNumericEntitlementAsync(Seats("acme"));

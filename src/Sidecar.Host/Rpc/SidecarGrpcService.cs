@@ -24,10 +24,15 @@ internal sealed class SidecarGrpcService(
     ILogger<SidecarGrpcService> logger,
     TimeProvider time)
 {
-    /// <summary>Of what is left until the caller's deadline, the answer keeps this share (at least 5 ms) for itself.</summary>
+    /// <summary>
+    /// Of what is left until the caller's deadline, the answer keeps this share for itself: at least 10 ms (a timer
+    /// firing late and the answer's way back on a loaded box), at most 50 ms (a long deadline need not wait for less).
+    /// </summary>
     private const double DeadlineMargin = 0.1;
 
-    private static readonly TimeSpan MinimumMargin = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan MinimumMargin = TimeSpan.FromMilliseconds(10);
+
+    private static readonly TimeSpan MaximumMargin = TimeSpan.FromMilliseconds(50);
 
     private readonly FallbackSet _fallbacks = fallbacks;
     private readonly LogThrottle _usageFailureLogs = new(time, TimeSpan.FromSeconds(10));
@@ -262,7 +267,7 @@ internal sealed class SidecarGrpcService(
 
         // A deadline is a real instant, whatever clock the data runs on (tests pin the date).
         var remaining = deadline - TimeProvider.System.GetUtcNow().UtcDateTime;
-        var margin = TimeSpan.FromTicks(Math.Max(MinimumMargin.Ticks, (long)(remaining.Ticks * DeadlineMargin)));
+        var margin = TimeSpan.FromTicks(Math.Clamp((long)(remaining.Ticks * DeadlineMargin), MinimumMargin.Ticks, MaximumMargin.Ticks));
         return remaining > margin ? remaining - margin : TimeSpan.Zero;
     }
 }
