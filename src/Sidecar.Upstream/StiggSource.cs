@@ -141,7 +141,7 @@ public sealed class StiggSource(StiggApiClient client, UsageOutbox? outbox = nul
 
         OutboxLogMessages.AcceptedDuringOutage(_logger, entries.Count, "usage", reason);
         var now = cache.NowMs;
-        Dictionary<(CustomerKey, string), (double Usage, long Timestamp)>? running = null;
+        var tally = new UsageTally();
         var results = new UsageReportResult[entries.Count];
         for (var i = 0; i < results.Length; i++)
         {
@@ -149,20 +149,10 @@ public sealed class StiggSource(StiggApiClient client, UsageOutbox? outbox = nul
             var key = new CustomerKey(report.CustomerId, report.ResourceId);
             double? usage = null;
             long? timestamp = null;
-            (double Usage, long Timestamp) held = default;
-            var known = running is not null && running.TryGetValue((key, report.FeatureId), out held);
-            if (!known && cache.Hot.TryGet(key, out var snapshot) && !snapshot.IsExpired(now) && snapshot.TryGetFeature(report.FeatureId, out var feature))
+            if (cache.Hot.TryGet(key, out var snapshot) && !snapshot.IsExpired(now) && snapshot.TryGetFeature(report.FeatureId, out var feature))
             {
-                held = (feature.CurrentUsage, feature.UsageUpdatedAt);
-                known = true;
-            }
-
-            if (known)
-            {
-                usage = report.UpdateBehavior == UsageUpdateBehavior.Set ? report.Value : held.Usage + report.Value;
-                timestamp = held.Timestamp;
-                running ??= [];
-                running[(key, report.FeatureId)] = (usage.Value, held.Timestamp);
+                usage = tally.Apply(key, report, feature.CurrentUsage);
+                timestamp = feature.UsageUpdatedAt;
             }
 
             results[i] = new UsageReportResult

@@ -36,6 +36,25 @@ public sealed class ModeTests
     }
 
     [Fact]
+    public async Task File_BulkUsageForOneFeature_EachReportCountsOnTheOneBefore()
+    {
+        await using var host = await SidecarHost.StartWithSampleFileAsync();
+        var metered = new GetMeteredEntitlementRequest { CustomerId = "acme", FeatureId = "feature-api-calls" };
+        var before = (await host.Client.GetMeteredEntitlementAsync(metered)).Entitlement.CurrentUsage;
+        var bulk = new ReportUsageBulkRequest();
+        bulk.Usages.Add(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 3 });
+        bulk.Usages.Add(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 4 });
+        bulk.Usages.Add(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 10, UpdateBehavior = UsageUpdateBehavior.Set });
+        bulk.Usages.Add(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = 1 });
+
+        var answer = await host.Client.ReportUsageBulkAsync(bulk);
+        var after = (await host.Client.GetMeteredEntitlementAsync(metered)).Entitlement.CurrentUsage;
+
+        Assert.Equal([before + 3, before + 7, 10, 11], answer.Usages.Select(u => u.CurrentUsage));
+        Assert.Equal(11, after);
+    }
+
+    [Fact]
     public async Task File_ChangedOnDisk_NextChecksSeeTheNewPlan()
     {
         var path = Path.Combine(Path.GetTempPath(), $"entitlements-{Guid.NewGuid():N}.json");

@@ -70,6 +70,7 @@ internal sealed class FileSource : IEntitlementsSource
     public async Task<IReadOnlyList<UsageReportResult>> ReportUsageAsync(IReadOnlyList<UsageReport> reports, TieredEntitlementCache cache, CancellationToken cancellationToken)
     {
         var results = new List<UsageReportResult>(reports.Count);
+        var tally = new UsageTally();
         foreach (var report in reports)
         {
             var acknowledgement = OfflineSource.Acknowledgement(report);
@@ -81,10 +82,9 @@ internal sealed class FileSource : IEntitlementsSource
                 continue;
             }
 
-            var current = report.UpdateBehavior == UsageUpdateBehavior.Set ? report.Value : feature.CurrentUsage + report.Value;
             results.Add(acknowledgement with
             {
-                CurrentUsage = current,
+                CurrentUsage = tally.Apply(key, report, feature.CurrentUsage),
                 UsagePeriodStart = feature.UsagePeriodStart,
                 UsagePeriodEnd = feature.UsagePeriodEnd,
                 Timestamp = Math.Max(cache.NowMs, feature.UsageUpdatedAt),
