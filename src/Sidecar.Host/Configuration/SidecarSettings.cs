@@ -116,7 +116,8 @@ internal sealed record SidecarSettings
 
         var budget = env.LongOrNull("CACHE_MAX_SIZE_BYTES", 1 << 20, long.MaxValue) ?? DefaultCacheBudget();
         var directory = Path.GetFullPath(env.String("CACHE_DIR", Path.Combine(".", "sidecar-cache")));
-        var faster = FasterFrom(env, directory, budget) is var sized && mode == SourceMode.Stigg && persistence ? sized : null;
+        var fasterOptions = FasterFrom(env, directory, budget); // read in every mode, like every variable
+        var faster = mode == SourceMode.Stigg && persistence ? fasterOptions : null;
         var hotBudget = faster is null
             ? budget
             : Math.Max(budget - (faster.EffectiveMemoryBytes + (faster.EffectiveIndexBuckets * 64)), budget / 4);

@@ -157,11 +157,11 @@ internal sealed class SidecarGrpcService(
         }
         catch (SourceUnavailableException ex)
         {
-            throw Unavailable(ex);
+            throw NotAccepted(StatusCode.Unavailable, ex.Message);
         }
         catch (UsageOutboxFullException ex)
         {
-            throw Exhausted(ex);
+            throw NotAccepted(StatusCode.ResourceExhausted, "usage was not accepted: " + ex.Message);
         }
 
         return new Empty();
@@ -225,33 +225,26 @@ internal sealed class SidecarGrpcService(
         }
         catch (SourceUnavailableException ex)
         {
-            throw Unavailable(ex);
+            throw NotAccepted(StatusCode.Unavailable, ex.Message);
         }
         catch (UsageOutboxFullException ex)
         {
-            throw Exhausted(ex);
+            throw NotAccepted(StatusCode.ResourceExhausted, "usage was not accepted: " + ex.Message);
         }
     }
 
-    /// <summary>The outbox is full: nothing was stored; the caller keeps the report and retries later.</summary>
-    private RpcException Exhausted(UsageOutboxFullException ex)
+    /// <summary>
+    /// Usage that was not taken: the source cannot be reached (UNAVAILABLE), or the outbox is full (RESOURCE_EXHAUSTED:
+    /// nothing was stored; the caller keeps the report and retries later). Logged at most every 10 s.
+    /// </summary>
+    private RpcException NotAccepted(StatusCode code, string message)
     {
         if (_usageFailureLogs.TryEnter(out var suppressed))
         {
-            Log.UsageReportFailed(logger, ex.Message, suppressed);
+            Log.UsageReportFailed(logger, message, suppressed);
         }
 
-        return new RpcException(new Status(StatusCode.ResourceExhausted, "usage was not accepted: " + ex.Message));
-    }
-
-    private RpcException Unavailable(SourceUnavailableException ex)
-    {
-        if (_usageFailureLogs.TryEnter(out var suppressed))
-        {
-            Log.UsageReportFailed(logger, ex.Message, suppressed);
-        }
-
-        return new RpcException(new Status(StatusCode.Unavailable, ex.Message));
+        return new RpcException(new Status(code, message));
     }
 
     /// <summary>
