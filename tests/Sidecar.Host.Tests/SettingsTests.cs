@@ -65,7 +65,7 @@ public sealed class SettingsTests
         Assert.Null(without.Faster);
         Assert.Equal(104857600, without.HotBudgetBytes);
         var faster = withFaster.Faster!;
-        Assert.Equal(104857600 - faster.EffectiveMemoryBytes - (faster.EffectiveIndexBuckets * 64), withFaster.HotBudgetBytes);
+        Assert.Equal(104857600 - faster.EffectiveMemoryBytes - (faster.EffectiveMaxIndexBuckets * 64), withFaster.HotBudgetBytes);
     }
 
     [Fact]

@@ -169,7 +169,7 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
             Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(15)));
         }
 
-        var metadata = Directory.GetFiles(Path.Combine(_cacheDir, "checkpoints"), "info.dat*", SearchOption.AllDirectories);
+        var metadata = Directory.GetFiles(Directory.GetDirectories(_cacheDir, "g*").Single(), "info.dat*", SearchOption.AllDirectories);
         Assert.NotEmpty(metadata);
         foreach (var file in metadata)
         {
@@ -181,7 +181,7 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
         var acme = await new SidecarService.SidecarServiceClient(channel2).GetBooleanEntitlementAsync(new GetBooleanEntitlementRequest { CustomerId = "acme", FeatureId = "feature-sso" });
 
         Assert.True(acme.HasAccess);
-        Assert.Contains(second.Output, l => l.Contains("\"level\":\"warn\"", StringComparison.Ordinal) && l.Contains("could not recover", StringComparison.Ordinal));
+        Assert.Contains(second.Output, l => l.Contains("\"level\":\"warn\"", StringComparison.Ordinal) && l.Contains("started empty", StringComparison.Ordinal));
         Assert.Equal(2, emulator.Counters.EdgeRequestsByCustomer.GetValueOrDefault("acme"));
     }
 

@@ -1,11 +1,8 @@
-using FASTER.core;
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache.Faster.Internal;
 using Sidecar.Core.Model;
 
 namespace Sidecar.Cache.Faster;
-
-using Store = FasterKV<SpanByte, SpanByte>;
 
 /// <summary>
 /// The embedded persistent tier: a FASTER KV store (hybrid log — mutable and read-only regions in memory, older
@@ -18,38 +15,42 @@ using Store = FasterKV<SpanByte, SpanByte>;
 /// CompletePendingWithOutputsAsync, so no thread waits on I/O. Writes for one key are serialised by a striped async
 /// lock so the timestamp guards (read, compare, write) are atomic; writes never update records in place (read-copy-update),
 /// so a concurrent reader never sees a torn value.</para>
+/// <para>Trust: every record carries a checksum and its key (<see cref="SnapshotCodec"/>), so a damaged record is a
+/// miss, removed and counted, never an answer. A start recovers only a checkpoint whose manifest verifies every byte
+/// FASTER will read, and quarantines anything else (see <see cref="FasterStoreFiles"/>).</para>
+/// <para>Disk trouble: a failed flush, checkpoint or manifest write (disk full, directory deleted, read-only) faults the
+/// store — logged once with its cause, <see cref="Degraded"/> — and the tier serves nothing from it and writes nothing to
+/// it; the hot tier keeps serving. Each maintenance step then probes the directory and, once it takes writes again,
+/// starts a new, empty store generation: persistence resumes. Shutdown waits for nothing longer than
+/// <see cref="FasterTierOptions.FinalCheckpointTimeout"/> (plus the same again for operations in flight).</para>
 /// <para>Durability: the owner calls <see cref="MaintainAsync"/> every <see cref="FasterTierOptions.CheckpointInterval"/>
 /// (a fold-over checkpoint of hybrid log + index when anything changed), and <see cref="DisposeAsync"/> takes a final
-/// one. A crash loses at most the writes since the last checkpoint; FASTER recovers to the checkpoint's consistent
-/// version and ignores the log beyond it.</para>
-/// <para>Disk bound: after a checkpoint, when the log span exceeds <see cref="FasterTierOptions.EffectiveMaxDiskBytes"/>,
-/// live records below <c>tail − bound / 2</c> are copied forward (lookup compaction), a second checkpoint records
-/// the new begin address, and only then are the old segments deleted — a crash at any point recovers a checkpoint
-/// whose log is still on disk.</para>
+/// one. A crash loses at most the writes since the last checkpoint.</para>
 /// </remarks>
 public sealed class FasterTier : ISnapshotTier
 {
     private const int LockStripes = 64;
 
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly string _root;
-    private readonly StoreParts _parts;
-    private readonly Store _store;
-    private readonly SessionPool _sessions;
-    private readonly FasterMaintenance _maintenance;
     private readonly SemaphoreSlim[] _stripes = new SemaphoreSlim[LockStripes];
-    private readonly ActivityGate _gate = new();
+    private FasterStore? _store;
+    private string? _degradedCause;
+    private long _corruptRecords;
+    private long _faults;
+    private long _skippedWrites;
+    private long _resumes;
     private int _disposed;
 
     private FasterTier(FasterTierOptions options, ILogger logger, TimeProvider time, string root, OpenedStore opened)
     {
         Options = options;
         _logger = logger;
+        _time = time;
         _root = root;
-        _parts = opened.Parts;
-        _store = opened.Parts.Store;
-        _sessions = new SessionPool(_store, logger);
-        _maintenance = new FasterMaintenance(_store, _sessions, options.EffectiveMaxDiskBytes, logger, time);
+        _store = opened.Store;
+        _degradedCause = opened.UnavailableCause;
         RecoveryOutcome = opened.Outcome;
         RecoveredVersion = opened.RecoveredVersion;
         for (var i = 0; i < _stripes.Length; i++)
@@ -73,19 +74,44 @@ public sealed class FasterTier : ISnapshotTier
     /// <summary>The checkpoint version recovered at open (0 when none).</summary>
     public long RecoveredVersion { get; }
 
+    /// <summary>Why the tier is not persisting right now (disk full, directory gone, read-only…), or null when it is.</summary>
+    public string? DegradedCause => Volatile.Read(ref _degradedCause);
+
+    /// <summary>True while the tier is not persisting; the sidecar serves from memory meanwhile.</summary>
+    public bool Degraded => DegradedCause is not null;
+
+    /// <summary>Records that failed their checksum or key check (each a miss, removed).</summary>
+    public long CorruptRecords => Interlocked.Read(ref _corruptRecords);
+
+    /// <summary>Times a store stopped persisting because the disk failed it.</summary>
+    public long Faults => Interlocked.Read(ref _faults);
+
+    /// <summary>Writes, usage updates and removals not persisted while degraded.</summary>
+    public long SkippedWrites => Interlocked.Read(ref _skippedWrites);
+
+    /// <summary>Times persistence resumed on a new store after a fault.</summary>
+    public long Resumes => Interlocked.Read(ref _resumes);
+
     /// <summary>Oldest live log address; everything below it has been compacted away.</summary>
-    public long LogBeginAddress => _store.Log.BeginAddress;
+    public long LogBeginAddress => _store?.Kv.Log.BeginAddress ?? 0;
 
     /// <summary>Records below this address are on disk only (a read costs one I/O).</summary>
-    public long LogHeadAddress => _store.Log.HeadAddress;
+    public long LogHeadAddress => _store?.Kv.Log.HeadAddress ?? 0;
 
     /// <summary>Next log address to be written.</summary>
-    public long LogTailAddress => _store.Log.TailAddress;
+    public long LogTailAddress => _store?.Kv.Log.TailAddress ?? 0;
+
+    /// <summary>Buckets of the hash index now (it grows with the data).</summary>
+    public long IndexBuckets => _store?.Kv.IndexSize ?? 0;
+
+    /// <summary>The directory of the store in use (a generation under <see cref="FasterTierOptions.Directory"/>), or null when none.</summary>
+    public string? StoreDirectory => _store?.Layout.Directory;
 
     /// <summary>
-    /// Opens (creating if needed) the store in <see cref="FasterTierOptions.Directory"/> and recovers its latest
-    /// checkpoint. A missing checkpoint starts empty; an unrecoverable one is logged, moved to <c>corrupt/</c> and the
-    /// tier starts empty — never an exception for what is on disk. Invalid options throw <see cref="ArgumentException"/>.
+    /// Opens (creating if needed) the store in <see cref="FasterTierOptions.Directory"/> and recovers its latest verified
+    /// checkpoint. A missing checkpoint starts empty; a damaged or unverifiable one is logged, moved to <c>corrupt/</c>
+    /// and the tier starts empty; a directory that cannot be written gives a tier that persists nothing (degraded, one
+    /// warning) — never an exception for what is on disk. Invalid options throw <see cref="ArgumentException"/>.
     /// The tier takes no checkpoints by itself: its owner calls <see cref="MaintainAsync"/> on a timer.
     /// </summary>
     public static async Task<FasterTier> OpenAsync(
@@ -101,15 +127,23 @@ public sealed class FasterTier : ISnapshotTier
         cancellationToken.ThrowIfCancellationRequested();
 
         var root = Path.GetFullPath(options.Directory);
-        var opened = await FasterStoreFiles.OpenAsync(options, root, logger, cancellationToken).ConfigureAwait(false);
-        return new FasterTier(options, logger, timeProvider, root, opened);
+        FasterTier? tier = null;
+        var opened = await FasterStoreFiles.OpenAsync(options, root, logger, timeProvider, (store, cause) => tier?.OnFault(store, cause), cancellationToken).ConfigureAwait(false);
+        tier = new FasterTier(options, logger, timeProvider, root, opened);
+        if (opened.Store?.Fault is { } early)
+        {
+            tier.OnFault(opened.Store, early);
+        }
+
+        return tier;
     }
 
     /// <inheritdoc />
     public async ValueTask<CustomerSnapshot?> ReadAsync(CustomerKey key, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_gate.TryEnter())
+        var store = Volatile.Read(ref _store);
+        if (store is null || store.Faulted || !store.Gate.TryEnter())
         {
             return null;
         }
@@ -117,7 +151,7 @@ public sealed class FasterTier : ISnapshotTier
         try
         {
             ValueBuffer value;
-            var lease = _sessions.Rent();
+            var lease = store.Sessions.Rent();
             var healthy = false;
             try
             {
@@ -127,12 +161,12 @@ public sealed class FasterTier : ISnapshotTier
             }
             catch (Exception ex)
             {
-                Log.OperationFailed(_logger, ex, "read", key.ToString());
+                Failed(store, ex, "read", key);
                 return null;
             }
             finally
             {
-                _sessions.Return(lease, healthy);
+                store.Sessions.Return(lease, healthy);
             }
 
             if (value.Array is null)
@@ -142,11 +176,17 @@ public sealed class FasterTier : ISnapshotTier
 
             try
             {
-                return SnapshotCodec.Deserialize(value.Span);
+                var snapshot = SnapshotCodec.Deserialize(value.Span);
+                if (snapshot.Key == key)
+                {
+                    return snapshot;
+                }
+
+                Corrupt(new SnapshotFormatException($"The record holds {snapshot.Key} (damaged key)."), key);
             }
             catch (SnapshotFormatException ex)
             {
-                Log.CorruptRecord(_logger, ex, key.ToString());
+                Corrupt(ex, key);
             }
             finally
             {
@@ -158,7 +198,7 @@ public sealed class FasterTier : ISnapshotTier
         }
         finally
         {
-            _gate.Exit();
+            store.Gate.Exit();
         }
     }
 
@@ -171,7 +211,7 @@ public sealed class FasterTier : ISnapshotTier
             var stored = await lease.ReadCurrentAsync().ConfigureAwait(false);
             try
             {
-                // The guard needs only the fixed-offset timestamp, not a full decode.
+                // The guard needs only the fixed-offset timestamp, not a full decode (a damaged record is overwritten).
                 if (stored.Array is not null
                     && SnapshotCodec.TryReadEntitlementsTimestamp(stored.Span, out var storedTimestamp)
                     && snapshot.EntitlementsTimestamp != 0 // epoch 0 (an emptied list) always wins, as in Stigg's Redis guard
@@ -207,11 +247,15 @@ public sealed class FasterTier : ISnapshotTier
                 }
 
                 current = SnapshotCodec.Deserialize(stored.Span);
+                if (current.Key != key)
+                {
+                    throw new SnapshotFormatException($"The record holds {current.Key} (damaged key).");
+                }
             }
             catch (SnapshotFormatException ex)
             {
                 // Nothing to apply usage to; the customer is refetched on its next read.
-                Log.CorruptRecord(tier._logger, ex, key.ToString());
+                tier.Corrupt(ex, key);
                 await lease.DeleteCurrentAsync().ConfigureAwait(false);
                 return true;
             }
@@ -242,21 +286,36 @@ public sealed class FasterTier : ISnapshotTier
     }
 
     /// <summary>
-    /// Takes a checkpoint now if anything changed since the last one. False when nothing changed or another
-    /// checkpoint was in progress. Never throws for a failed checkpoint (it is logged).
+    /// Takes a checkpoint now if anything changed since the last one. False when nothing changed, another checkpoint
+    /// was in progress, or the tier is degraded. Never throws for a failed checkpoint (it faults the store).
     /// </summary>
     public Task<bool> CheckpointAsync(CancellationToken cancellationToken) =>
         UnderGateAsync(static (m, ct) => m.CheckpointAsync(ct), cancellationToken);
 
     /// <summary>
     /// One maintenance step, to be run every <see cref="FasterTierOptions.CheckpointInterval"/>: a checkpoint if
-    /// anything changed, then compaction when the log span exceeds the disk bound. Returns true when a compaction ran.
-    /// Steps never overlap; a failure is logged and answered as false (the next step tries again); false once closed.
+    /// anything changed, then compaction when the log span exceeds the disk bound, then index growth. Returns true when
+    /// a compaction ran. While degraded, the step instead probes the directory and resumes persistence on a new store
+    /// when it takes writes again. Steps never overlap; a failure is logged and answered as false; false once closed.
     /// </summary>
-    public Task<bool> MaintainAsync(CancellationToken cancellationToken) =>
-        UnderGateAsync(static (m, ct) => m.MaintainAsync(ct), cancellationToken);
+    public async Task<bool> MaintainAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return false;
+        }
 
-    /// <summary>Graceful shutdown: waits for operations in flight, takes a final checkpoint, closes the files.</summary>
+        var store = Volatile.Read(ref _store);
+        if (store is null || store.Faulted)
+        {
+            TryResume(store);
+            return false;
+        }
+
+        return await UnderGateAsync(static (m, ct) => m.MaintainAsync(ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Graceful shutdown: waits (bounded) for operations in flight, takes a final checkpoint (bounded), closes the files.</summary>
     public ValueTask DisposeAsync() => CloseAsync(finalCheckpoint: true);
 
     /// <summary>Closes the store; without the final checkpoint it behaves like a crash after the last checkpoint.</summary>
@@ -267,12 +326,27 @@ public sealed class FasterTier : ISnapshotTier
             return;
         }
 
-        await _gate.CloseAsync().ConfigureAwait(false);
-        var checkpointed = finalCheckpoint && await _maintenance.FinalCheckpointAsync().ConfigureAwait(false);
+        var store = Interlocked.Exchange(ref _store, null);
+        var checkpointed = false;
+        if (store is not null)
+        {
+            var idle = store.Gate.CloseAsync();
+            if (await Task.WhenAny(idle, Task.Delay(Options.FinalCheckpointTimeout, _time)).ConfigureAwait(false) != idle)
+            {
+                store.TryFault($"operations were still waiting on the disk after {Options.FinalCheckpointTimeout.TotalSeconds:0.#} s at shutdown");
+            }
 
-        _sessions.Dispose();
-        _parts.Dispose();
-        _maintenance.Dispose();
+            checkpointed = finalCheckpoint && !store.Faulted && await store.Maintenance.FinalCheckpointAsync().ConfigureAwait(false);
+            if (store.Faulted)
+            {
+                Abandon(store);
+            }
+            else
+            {
+                store.Dispose();
+            }
+        }
+
         foreach (var stripe in _stripes)
         {
             stripe.Dispose();
@@ -281,27 +355,116 @@ public sealed class FasterTier : ISnapshotTier
         Log.Closed(_logger, _root, checkpointed);
     }
 
+    /// <summary>Called once per store when its disk fails it.</summary>
+    private void OnFault(FasterStore store, string cause)
+    {
+        Interlocked.Increment(ref _faults);
+        if (Volatile.Read(ref _store) == store)
+        {
+            Volatile.Write(ref _degradedCause, cause);
+        }
+
+        Log.PersistenceDegraded(_logger, store.Layout.Directory, cause);
+    }
+
+    /// <summary>
+    /// Starts a new store generation once the directory takes writes again (created if deleted, a probe file of a page
+    /// written and removed). The faulted generation is deleted first — its log may be what filled the disk, and what
+    /// it holds may be what the disk lost — so a restart before the new one's first checkpoint starts empty.
+    /// </summary>
+    private void TryResume(FasterStore? faulted)
+    {
+        if (faulted is not null)
+        {
+            FasterStoreFiles.DiscardGeneration(faulted.Layout, _logger);
+        }
+
+        var probe = Path.Combine(_root, ".probe");
+        try
+        {
+            Directory.CreateDirectory(_root);
+
+            // Room for a new store's first checkpoint of a full in-memory log, so a disk that someone else keeps full
+            // does not cycle through new stores that fault again at once.
+            var needed = Options.EffectiveMemoryBytes + (Options.EffectiveIndexBuckets * 64);
+            var free = new DriveInfo(_root).AvailableFreeSpace;
+            if (free < needed)
+            {
+                throw new IOException($"{free} bytes free, {needed} needed to resume");
+            }
+
+            using (var stream = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.DeleteOnClose))
+            {
+                stream.Write(new byte[Options.EffectivePageBytes]);
+                stream.Flush(flushToDisk: true);
+            }
+
+            var fresh = FasterStoreFiles.CreateGeneration(Options, _root, _logger, _time, OnFault);
+            if (Interlocked.CompareExchange(ref _store, fresh, faulted) != faulted)
+            {
+                fresh.Dispose(); // closed meanwhile
+                return;
+            }
+
+            Volatile.Write(ref _degradedCause, null);
+            Interlocked.Increment(ref _resumes);
+            Log.PersistenceResumed(_logger, fresh.Layout.Directory);
+            if (faulted is not null)
+            {
+                Abandon(faulted);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.ResumeProbeFailed(_logger, _root, ex.Message);
+        }
+    }
+
+    /// <summary>A faulted store may have FASTER waiting on a flush that never completes: dispose it off every caller's path.</summary>
+    private static void Abandon(FasterStore store) =>
+        _ = Task.Factory.StartNew(store.Dispose, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Corrupt(SnapshotFormatException ex, CustomerKey key)
+    {
+        Interlocked.Increment(ref _corruptRecords);
+        Log.CorruptRecord(_logger, ex, key.ToString(), ex.Message);
+    }
+
+    /// <summary>An I/O error from FASTER means the disk under this store is failing: fault it (the first cause is logged).</summary>
+    private void Failed(FasterStore store, Exception ex, string operation, CustomerKey key)
+    {
+        if (ex is IOException)
+        {
+            store.TryFault($"{operation} of {key} failed: {ex.Message}");
+        }
+        else
+        {
+            Log.OperationFailed(_logger, ex, operation, key.ToString(), ex.Message);
+        }
+    }
+
     /// <summary>Runs a maintenance step while the store is open (close waits for it).</summary>
     private async Task<bool> UnderGateAsync(Func<FasterMaintenance, CancellationToken, Task<bool>> step, CancellationToken cancellationToken)
     {
-        if (!_gate.TryEnter())
+        var store = Volatile.Read(ref _store);
+        if (store is null || !store.Gate.TryEnter())
         {
             return false;
         }
 
         try
         {
-            return await step(_maintenance, cancellationToken).ConfigureAwait(false);
+            return await step(store.Maintenance, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            _gate.Exit();
+            store.Gate.Exit();
         }
     }
 
     /// <summary>Deletes the record if it is still undecodable once the key's write lock is held (a writer may have replaced it).</summary>
     private ValueTask RemoveIfCorruptAsync(CustomerKey key, CancellationToken cancellationToken) =>
-        MutateAsync(key, "corrupt record removal", 0, static async (_, lease, _, _) =>
+        MutateAsync(key, "corrupt record removal", 0, static async (_, lease, key, _) =>
         {
             var stored = await lease.ReadCurrentAsync().ConfigureAwait(false);
             try
@@ -311,8 +474,10 @@ public sealed class FasterTier : ISnapshotTier
                     return false;
                 }
 
-                SnapshotCodec.Deserialize(stored.Span);
-                return false;
+                if (SnapshotCodec.Deserialize(stored.Span).Key == key)
+                {
+                    return false;
+                }
             }
             catch (SnapshotFormatException)
             {
@@ -335,7 +500,14 @@ public sealed class FasterTier : ISnapshotTier
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_gate.TryEnter())
+        var store = Volatile.Read(ref _store);
+        if (store is null || store.Faulted)
+        {
+            Interlocked.Increment(ref _skippedWrites);
+            return;
+        }
+
+        if (!store.Gate.TryEnter())
         {
             return;
         }
@@ -346,26 +518,31 @@ public sealed class FasterTier : ISnapshotTier
             await stripe.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var lease = _sessions.Rent();
+                var lease = store.Sessions.Rent();
                 var healthy = false;
                 try
                 {
                     lease.SetKey(key);
-                    if (await mutation(this, lease, key, state).ConfigureAwait(false))
+
+                    // A write can wait forever on a flush the disk refused: it gives up when the store faults.
+                    if (await mutation(this, lease, key, state).AsTask().WaitAsync(store.FaultedToken).ConfigureAwait(false))
                     {
-                        _maintenance.RecordMutation();
+                        store.Maintenance.RecordMutation();
                     }
 
                     healthy = true;
                 }
+                catch (OperationCanceledException) when (store.Faulted)
+                {
+                    Interlocked.Increment(ref _skippedWrites);
+                    return; // the lease may still be inside FASTER: leave it with the abandoned store
+                }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    Log.OperationFailed(_logger, ex, operation, key.ToString());
+                    Failed(store, ex, operation, key);
                 }
-                finally
-                {
-                    _sessions.Return(lease, healthy);
-                }
+
+                store.Sessions.Return(lease, healthy);
             }
             finally
             {
@@ -374,7 +551,7 @@ public sealed class FasterTier : ISnapshotTier
         }
         finally
         {
-            _gate.Exit();
+            store.Gate.Exit();
         }
     }
 }

@@ -16,14 +16,20 @@ public sealed record FasterTierOptions
     /// <summary>Bytes of the average customer snapshot on the log, used to size the hash index.</summary>
     internal const long ExpectedRecordBytes = 2 * KiB;
 
-    /// <summary>Fewest hash buckets (64 bytes each): 2^14 buckets = 1 MiB of index, room for ~57 k keys without overflow.</summary>
+    /// <summary>
+    /// Hash buckets (64 bytes each) a new store starts with: 2^10 buckets = 64 KiB of index, room for ~4 k keys before
+    /// the index doubles. Every checkpoint writes the whole index, so it starts small and grows with the data.
+    /// </summary>
+    internal const long InitialIndexBuckets = 1L << 10;
+
+    /// <summary>Fewest buckets the index may grow to, whatever the budget: 2^14 buckets = 1 MiB, ~57 k keys.</summary>
     internal const long MinIndexBuckets = 1L << 14;
 
     /// <summary>
     /// Most hash buckets derived from a budget: 2^19 buckets = 32 MiB of index (~3.6 M keys before overflow buckets).
-    /// Every checkpoint writes the whole index, so a machine-sized index would rewrite hundreds of MiB every interval.
+    /// A machine-sized index would rewrite hundreds of MiB every interval.
     /// </summary>
-    internal const long MaxIndexBuckets = 1L << 19;
+    internal const long IndexBucketsCeiling = 1L << 19;
 
     /// <summary>Directory holding the log segments (<c>log/</c>) and the checkpoints (<c>checkpoints/</c>).</summary>
     public required string Directory { get; init; }
@@ -40,8 +46,17 @@ public sealed record FasterTierOptions
     /// <summary>Log segment (one file on disk, the unit of truncation) in bytes. Null: derived, see <see cref="EffectiveSegmentBytes"/>.</summary>
     public long? SegmentBytes { get; init; }
 
-    /// <summary>Hash index size in 64-byte buckets (7 keys each before overflow). Null: derived, see <see cref="EffectiveIndexBuckets"/>.</summary>
+    /// <summary>Hash index size a new store starts with, in 64-byte buckets (7 keys each before overflow). Null: <see cref="InitialIndexBuckets"/>.</summary>
     public long? IndexBuckets { get; init; }
+
+    /// <summary>Most buckets the index grows to (it doubles while it holds over 4 entries per bucket). Null: derived, see <see cref="EffectiveMaxIndexBuckets"/>.</summary>
+    public long? MaxIndexBuckets { get; init; }
+
+    /// <summary>A periodic checkpoint that takes longer than this faults the store (the disk is not taking writes); persistence resumes on a new one.</summary>
+    public TimeSpan CheckpointTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The checkpoint at shutdown is given this long, so a stuck disk cannot hold the process (the previous checkpoint stays).</summary>
+    public TimeSpan FinalCheckpointTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How often a checkpoint is taken, at most one day (a crash loses at most this much of the writes).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
@@ -59,12 +74,13 @@ public sealed record FasterTierOptions
     /// quarter of what the hot tier may use, so the two together stay within 1.25 × budget plus the index;</item>
     /// <item>page = clamp(log memory / 16, 1 MiB, 4 MiB) — at least 4 pages in memory so flushing overlaps with
     /// appends, and a page holds hundreds of ~2 KB snapshots;</item>
-    /// <item>index buckets = clamp(nextPow2(budget / 2 KiB / 2), 2^14, 2^19): one bucket (64 B, 7 slots) per two expected
-    /// customers at ~2 KB each, so chains stay short even when the log holds twice what the hot tier holds;</item>
+    /// <item>most index buckets = clamp(nextPow2(budget / 2 KiB / 2), 2^14, 2^19): one bucket (64 B, 7 slots) per two
+    /// expected customers at ~2 KB each, so chains stay short even when the log holds twice what the hot tier holds (the
+    /// index starts at 2^10 buckets and grows to this with the data);</item>
     /// <item>disk bound = <c>max(8 × log memory, 64 MiB)</c> and segment = clamp(disk bound / 8, page, 256 MiB), so
     /// truncation works in steps of at most an eighth of the bound.</item>
     /// </list>
-    /// A 1 GiB budget gives 256 MiB log memory, 4 MiB pages, 2^18 buckets (16 MiB index), 2 GiB disk bound.
+    /// A 1 GiB budget gives 256 MiB log memory, 4 MiB pages, at most 2^18 buckets (16 MiB index), 2 GiB disk bound.
     /// </summary>
     public static FasterTierOptions FromCacheBudget(string directory, long cacheMaxSizeBytes)
     {
@@ -74,7 +90,7 @@ public sealed record FasterTierOptions
         var memory = PreviousPowerOfTwo(Math.Clamp(cacheMaxSizeBytes / 4, 4 * MiB, 1 * GiB));
         var page = PreviousPowerOfTwo(Math.Clamp(memory / 16, 1 * MiB, 4 * MiB));
         var expectedCustomers = Math.Max(1, cacheMaxSizeBytes / ExpectedRecordBytes);
-        var buckets = Math.Clamp(NextPowerOfTwo(expectedCustomers / 2), MinIndexBuckets, MaxIndexBuckets);
+        var buckets = Math.Clamp(NextPowerOfTwo(expectedCustomers / 2), MinIndexBuckets, IndexBucketsCeiling);
         var disk = DefaultMaxDiskBytes(memory);
         var segment = PreviousPowerOfTwo(Math.Clamp(disk / 8, page, 256 * MiB));
 
@@ -84,7 +100,7 @@ public sealed record FasterTierOptions
             MemoryBytes = memory,
             PageBytes = page,
             SegmentBytes = segment,
-            IndexBuckets = buckets,
+            MaxIndexBuckets = buckets,
             MaxDiskBytes = disk,
         };
     }
@@ -96,9 +112,12 @@ public sealed record FasterTierOptions
     public long EffectivePageBytes =>
         PreviousPowerOfTwo(PageBytes ?? Math.Clamp(EffectiveMemoryBytes / 16, 4 * KiB, 4 * MiB));
 
-    /// <summary><see cref="IndexBuckets"/> or one bucket per two customers that the log memory holds, at least 2^14.</summary>
-    public long EffectiveIndexBuckets =>
-        PreviousPowerOfTwo(IndexBuckets ?? Math.Clamp(NextPowerOfTwo(EffectiveMemoryBytes / ExpectedRecordBytes / 2), MinIndexBuckets, MaxIndexBuckets));
+    /// <summary>Buckets a new store starts with: <see cref="IndexBuckets"/> or <see cref="InitialIndexBuckets"/>, at most the maximum.</summary>
+    public long EffectiveIndexBuckets => Math.Min(PreviousPowerOfTwo(IndexBuckets ?? InitialIndexBuckets), EffectiveMaxIndexBuckets);
+
+    /// <summary><see cref="MaxIndexBuckets"/> or one bucket per two customers that the log memory holds, 2^14–2^19.</summary>
+    public long EffectiveMaxIndexBuckets =>
+        PreviousPowerOfTwo(MaxIndexBuckets ?? Math.Clamp(NextPowerOfTwo(EffectiveMemoryBytes / ExpectedRecordBytes / 2), MinIndexBuckets, IndexBucketsCeiling));
 
     /// <summary>
     /// The log span (tail − begin address, i.e. bytes of log on disk plus the in-memory tail) above which the
@@ -141,6 +160,16 @@ public sealed record FasterTierOptions
         if (IndexBuckets is { } buckets && buckets < 8)
         {
             throw new ArgumentException($"FasterTierOptions.IndexBuckets must be at least 8 (got {buckets}).", nameof(IndexBuckets));
+        }
+
+        if (MaxIndexBuckets is { } maxBuckets && maxBuckets < 8)
+        {
+            throw new ArgumentException($"FasterTierOptions.MaxIndexBuckets must be at least 8 (got {maxBuckets}).", nameof(MaxIndexBuckets));
+        }
+
+        if (CheckpointTimeout <= TimeSpan.Zero || FinalCheckpointTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("FasterTierOptions.CheckpointTimeout and FinalCheckpointTimeout must be positive.", nameof(CheckpointTimeout));
         }
 
         if (CheckpointInterval <= TimeSpan.Zero || CheckpointInterval > TimeSpan.FromDays(1))

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using Sidecar.Cache.Faster.Internal;
 using Sidecar.Core.Model;
 using Stigg.Sidecar.V1;
@@ -8,14 +9,16 @@ using static Sidecar.Cache.Faster.Internal.SpanWriter;
 namespace Sidecar.Cache.Faster;
 
 /// <summary>
-/// Compact, versioned binary form of a <see cref="CustomerSnapshot"/>, used as the FASTER value (no reflection, no
-/// DataContract: AOT-safe). Every field of the snapshot, its features and its credits round-trips, nullables included.
+/// Compact, versioned, checksummed binary form of a <see cref="CustomerSnapshot"/>, used as the FASTER value (no
+/// reflection, no DataContract: AOT-safe). Every field of the snapshot, its features and its credits round-trips,
+/// nullables included.
 /// </summary>
 /// <remarks>
-/// Layout of format version 1 (all integers little-endian):
+/// Layout of format version 2 (all integers little-endian):
 /// <code>
-/// byte     format version (1)
-/// int64    EntitlementsTimestamp — fixed width at offset 1 so a tier can apply the timestamp guard without decoding
+/// byte     format version (2)
+/// uint64   XxHash3 of every byte after it — a record damaged on disk fails decoding instead of being served
+/// int64    EntitlementsTimestamp — fixed width at offset 9 so a tier can apply the timestamp guard without decoding
 /// varint   FetchedAt (zig-zag)
 /// string   CustomerId; byte hasResource; [string ResourceId]
 /// varint   CustomerReason (0 = null, else zig-zag number + 1)
@@ -23,16 +26,20 @@ namespace Sidecar.Cache.Faster;
 /// </code>
 /// A feature or credit starts with a varint of presence/boolean flags, followed by its fields in declaration order
 /// (absent nullables are skipped). Strings are a varint byte length plus UTF-8; doubles are 8 raw bytes; instants and
-/// enum numbers are zig-zag varints (unknown enum numbers survive too). Decoding is strict: a wrong version, a length
-/// that runs past the end, invalid UTF-8 or trailing bytes throw <see cref="SnapshotFormatException"/>. The
-/// primitives are <see cref="SpanWriter"/> and <see cref="SpanReader"/>; this class holds the layout.
+/// enum numbers are zig-zag varints (unknown enum numbers survive too). Decoding is strict: a wrong version, a checksum
+/// that does not match, a length that runs past the end, invalid UTF-8 or trailing bytes throw
+/// <see cref="SnapshotFormatException"/>. Version 1 (no checksum) is refused, so a store written before checksums
+/// is read as misses and refetched. The primitives are <see cref="SpanWriter"/> and <see cref="SpanReader"/>; this
+/// class holds the layout.
 /// </remarks>
 public static class SnapshotCodec
 {
     /// <summary>The format version written as the first byte.</summary>
-    public const byte FormatVersion = 1;
+    public const byte FormatVersion = 2;
 
-    private const int HeaderBytes = 1 + sizeof(long);
+    private const int ChecksumOffset = 1;
+    private const int TimestampOffset = ChecksumOffset + sizeof(ulong);
+    private const int HeaderBytes = TimestampOffset + sizeof(long);
 
     // Feature flags.
     private const uint FHasDisplayName = 1 << 0;
@@ -86,13 +93,8 @@ public static class SnapshotCodec
     /// <summary>Decodes a snapshot; throws <see cref="SnapshotFormatException"/> for anything that is not a valid encoding.</summary>
     public static CustomerSnapshot Deserialize(ReadOnlySpan<byte> data)
     {
-        var reader = new SpanReader(data);
-        var version = reader.Byte();
-        if (version != FormatVersion)
-        {
-            throw new SnapshotFormatException($"Unsupported snapshot format version {version} (expected {FormatVersion}).");
-        }
-
+        VerifyHeader(data);
+        var reader = new SpanReader(data[TimestampOffset..]);
         var entitlementsTimestamp = reader.Fixed64();
         var fetchedAt = reader.VarLong();
         var customerId = reader.String();
@@ -120,20 +122,43 @@ public static class SnapshotCodec
     }
 
     /// <summary>
-    /// Reads only the entitlements timestamp (fixed offset), so a store can apply the write guard without decoding.
-    /// False when the bytes are too short or of another format version.
+    /// Reads only the entitlements timestamp (fixed offset) once the checksum matches, so a store can apply the write
+    /// guard without decoding. False when the bytes are too short, of another format version or damaged.
     /// </summary>
     public static bool TryReadEntitlementsTimestamp(ReadOnlySpan<byte> data, out long entitlementsTimestamp)
     {
-        if (data.Length < HeaderBytes || data[0] != FormatVersion)
+        if (data.Length < HeaderBytes || data[0] != FormatVersion || StoredChecksum(data) != Checksum(data))
         {
             entitlementsTimestamp = 0;
             return false;
         }
 
-        entitlementsTimestamp = BinaryPrimitives.ReadInt64LittleEndian(data[1..]);
+        entitlementsTimestamp = BinaryPrimitives.ReadInt64LittleEndian(data[TimestampOffset..]);
         return true;
     }
+
+    /// <summary>Throws <see cref="SnapshotFormatException"/> unless the bytes start with this version's header and their checksum matches.</summary>
+    private static void VerifyHeader(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < HeaderBytes)
+        {
+            throw new SnapshotFormatException($"Snapshot of {data.Length} bytes is shorter than its {HeaderBytes}-byte header.");
+        }
+
+        if (data[0] != FormatVersion)
+        {
+            throw new SnapshotFormatException($"Unsupported snapshot format version {data[0]} (expected {FormatVersion}).");
+        }
+
+        if (StoredChecksum(data) != Checksum(data))
+        {
+            throw new SnapshotFormatException("Snapshot checksum does not match its bytes (damaged record).");
+        }
+    }
+
+    private static ulong StoredChecksum(ReadOnlySpan<byte> data) => BinaryPrimitives.ReadUInt64LittleEndian(data[ChecksumOffset..]);
+
+    private static ulong Checksum(ReadOnlySpan<byte> data) => XxHash3.HashToUInt64(data[TimestampOffset..]);
 
     /// <summary>Exact encoded size of <paramref name="snapshot"/>.</summary>
     internal static int GetSize(CustomerSnapshot snapshot)
@@ -164,6 +189,7 @@ public static class SnapshotCodec
     {
         var w = new SpanWriter(destination);
         w.Byte(FormatVersion);
+        w.Fixed64(0); // checksum, filled in once the rest is written
         w.Fixed64(snapshot.EntitlementsTimestamp);
         w.VarLong(snapshot.FetchedAt);
         w.String(snapshot.Key.CustomerId);
@@ -186,6 +212,8 @@ public static class SnapshotCodec
             WriteCredit(ref w, c);
         }
 
+        var written = destination[..w.Position];
+        BinaryPrimitives.WriteUInt64LittleEndian(written[ChecksumOffset..], Checksum(written));
         return w.Position;
     }
 

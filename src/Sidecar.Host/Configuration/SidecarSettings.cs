@@ -120,7 +120,7 @@ internal sealed record SidecarSettings
         var faster = mode == SourceMode.Stigg && persistence ? fasterOptions : null;
         var hotBudget = faster is null
             ? budget
-            : Math.Max(budget - (faster.EffectiveMemoryBytes + (faster.EffectiveIndexBuckets * 64)), budget / 4);
+            : Math.Max(budget - (faster.EffectiveMemoryBytes + (faster.EffectiveMaxIndexBuckets * 64)), budget / 4);
 
         return new SidecarSettings
         {

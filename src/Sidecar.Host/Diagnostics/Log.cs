@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Warning, "PORT (legacy TLS) is set but no TLS certificate is configured; the legacy TLS listener is not started")]
     public static partial void LegacyTlsNotServed(ILogger logger);
 
+    [LoggerMessage(15, LogLevel.Warning, "CACHE_DIR is on a read-only filesystem: the usage outbox is kept in memory (usage accepted during a Stigg outage is lost if the process stops): {Cause}")]
+    public static partial void OutboxInMemory(ILogger logger, string cause);
+
     [LoggerMessage(14, LogLevel.Error, "{Method} failed inside the sidecar; the caller was answered INTERNAL")]
     public static partial void HandlerFailed(ILogger logger, string method, Exception exception);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Sidecar.Cache;
+using Sidecar.Cache.Faster;
 using Sidecar.Upstream.Outbox;
 
 namespace Sidecar.Host.Diagnostics;
@@ -41,6 +42,17 @@ internal sealed class SidecarMetrics : IDisposable
         _meter.CreateObservableGauge("sidecar.usage.outbox.oldest.age", () => outbox.OldestEntryAge.TotalSeconds, unit: "s", description: "Age of the oldest undelivered entry");
         _meter.CreateObservableCounter("sidecar.usage.outbox.delivered", () => outbox.DeliveredCount, description: "Entries delivered to Stigg from the outbox");
         _meter.CreateObservableCounter("sidecar.usage.outbox.rejected", () => outbox.RejectedCount, description: "Entries Stigg rejected for good, set aside in the dead-letter file");
+    }
+
+    /// <summary>The FASTER tier: whether it persists, and what went wrong with its disk or its records.</summary>
+    public void Observe(FasterTier faster)
+    {
+        _meter.CreateObservableGauge("sidecar.persistence.degraded", () => faster.Degraded ? 1 : 0, description: "1 while the FASTER tier is not persisting (disk full, directory gone, read-only); the sidecar serves from memory");
+        _meter.CreateObservableCounter("sidecar.persistence.faults", () => faster.Faults, description: "Times the disk failed the FASTER store (a failed flush, checkpoint or manifest write)");
+        _meter.CreateObservableCounter("sidecar.persistence.resumes", () => faster.Resumes, description: "Times persistence resumed on a new store after a fault");
+        _meter.CreateObservableCounter("sidecar.persistence.skipped.writes", () => faster.SkippedWrites, description: "Writes not persisted while degraded");
+        _meter.CreateObservableCounter("sidecar.persistence.corrupt.records", () => faster.CorruptRecords, description: "Stored records that failed their checksum or key check (each answered as a miss and removed)");
+        _meter.CreateObservableGauge("sidecar.persistence.index.buckets", () => faster.IndexBuckets, description: "Buckets of the FASTER hash index (64 bytes each; grows with the data)");
     }
 
     public void Request(string method, string status, long startTimestamp)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Sidecar.Cache.Faster;
 
 namespace Sidecar.Host.Diagnostics;
 
@@ -6,6 +7,7 @@ namespace Sidecar.Host.Diagnostics;
 internal sealed class SidecarStatus
 {
     private volatile bool _ready;
+    private FasterTier? _faster;
 
     [JsonPropertyName("ready")] public bool Ready => _ready;
     [JsonPropertyName("mode")] public string Mode { get; set; } = "unknown";
@@ -15,7 +17,35 @@ internal sealed class SidecarStatus
     /// <summary>Stigg's circuit breaker: closed (calls go out), open (misses answer the fallback at once), halfOpen (probing).</summary>
     [JsonPropertyName("stiggCircuit")] public string? StiggCircuit { get; set; }
     [JsonPropertyName("redis")] public string Redis { get; set; } = "disabled";
-    [JsonPropertyName("persistence")] public string Persistence { get; set; } = "disabled";
+
+    /// <summary>The FASTER tier: disabled (not configured), healthy, degraded (the disk failed it; serving from memory), unavailable (CACHE_DIR cannot be written).</summary>
+    [JsonPropertyName("persistence")]
+    public string Persistence => _faster switch
+    {
+        null => "disabled",
+        { Degraded: false } => "healthy",
+        { RecoveryOutcome: FasterRecoveryOutcome.Unavailable, Resumes: 0 } => "unavailable",
+        _ => "degraded",
+    };
+
+    [JsonPropertyName("persistenceDetail")]
+    public PersistenceStatus? PersistenceDetail => _faster is not { } faster ? null : new PersistenceStatus
+    {
+        Cause = faster.DegradedCause,
+        Recovery = faster.RecoveryOutcome switch
+        {
+            FasterRecoveryOutcome.Recovered => "recovered",
+            FasterRecoveryOutcome.CorruptStartedEmpty => "quarantined",
+            FasterRecoveryOutcome.Unavailable => "unavailable",
+            _ => "empty",
+        },
+        Directory = faster.StoreDirectory,
+        IndexBuckets = faster.IndexBuckets,
+        CorruptRecords = faster.CorruptRecords,
+        Faults = faster.Faults,
+        Resumes = faster.Resumes,
+        SkippedWrites = faster.SkippedWrites,
+    };
     [JsonPropertyName("cachedCustomers")] public int CachedCustomers { get; set; }
     [JsonPropertyName("cacheBytes")] public long CacheBytes { get; set; }
     [JsonPropertyName("hotBudgetBytes")] public long HotBudgetBytes { get; set; }
@@ -26,6 +56,22 @@ internal sealed class SidecarStatus
     [JsonPropertyName("usageOutbox")] public OutboxStatus? UsageOutbox { get; set; }
 
     public void MarkReady() => _ready = true;
+
+    /// <summary>Reports the FASTER tier's state in readiness from now on.</summary>
+    public void Observe(FasterTier faster) => _faster = faster;
+}
+
+/// <summary>The FASTER tier in readiness: why it is not persisting, what the start found, what it has counted.</summary>
+internal sealed class PersistenceStatus
+{
+    [JsonPropertyName("cause")] public string? Cause { get; set; }
+    [JsonPropertyName("recovery")] public string Recovery { get; set; } = "empty";
+    [JsonPropertyName("directory")] public string? Directory { get; set; }
+    [JsonPropertyName("indexBuckets")] public long IndexBuckets { get; set; }
+    [JsonPropertyName("corruptRecords")] public long CorruptRecords { get; set; }
+    [JsonPropertyName("faults")] public long Faults { get; set; }
+    [JsonPropertyName("resumes")] public long Resumes { get; set; }
+    [JsonPropertyName("skippedWrites")] public long SkippedWrites { get; set; }
 }
 
 /// <summary>The usage outbox in readiness: what waits for Stigg, and what was delivered or set aside.</summary>

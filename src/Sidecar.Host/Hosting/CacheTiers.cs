@@ -11,7 +11,7 @@ namespace Sidecar.Host.Hosting;
 /// The persistent tiers below the hot tier, in the order a miss reads them — FASTER (embedded), then Redis (shared,
 /// with its cross-sidecar fetch coordinator) — opened before the sidecar serves and closed after the cache.
 /// </summary>
-internal sealed class CacheTiers(SidecarSettings settings, SidecarStatus status, ILoggerFactory loggers, TimeProvider time) : IAsyncDisposable
+internal sealed class CacheTiers(SidecarSettings settings, SidecarStatus status, SidecarMetrics metrics, ILoggerFactory loggers, TimeProvider time) : IAsyncDisposable
 {
     private readonly List<ISnapshotTier> _all = [];
 
@@ -28,11 +28,13 @@ internal sealed class CacheTiers(SidecarSettings settings, SidecarStatus status,
     {
         if (settings.Faster is { } fasterOptions)
         {
+            // A read-only filesystem passes: the tier then runs without persistence, with one warning.
             StartupFailure.EnsureWritableDirectory(fasterOptions.Directory);
             Faster = await FasterTier.OpenAsync(fasterOptions, loggers.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
             _all.Add(Faster);
-            status.Persistence = Faster.RecoveryOutcome.ToString().ToLowerInvariant();
-            status.PersistentMemoryBytes = fasterOptions.EffectiveMemoryBytes + (fasterOptions.EffectiveIndexBuckets * 64);
+            status.Observe(Faster);
+            metrics.Observe(Faster);
+            status.PersistentMemoryBytes = fasterOptions.EffectiveMemoryBytes + (fasterOptions.EffectiveMaxIndexBuckets * 64);
         }
 
         if (settings.Redis is { } redisOptions)

@@ -29,7 +29,7 @@ internal static class SidecarServices
         services.AddSingleton(settings.Fallbacks);
         services.AddSingleton(settings.Cache);
         services.AddSingleton<SidecarMetrics>();
-        services.AddSingleton<CacheTiers>(sp => new(settings, status, sp.GetRequiredService<ILoggerFactory>(), time));
+        services.AddSingleton<CacheTiers>(sp => new(settings, status, sp.GetRequiredService<SidecarMetrics>(), sp.GetRequiredService<ILoggerFactory>(), time));
         services.AddSingleton(sp => new TieredEntitlementCache(
             settings.Cache,
             new HotTier(settings.HotBudgetBytes),
@@ -96,6 +96,13 @@ internal static class SidecarServices
         try
         {
             outbox = UsageOutbox.Open(settings.Outbox, logger, time);
+        }
+        catch (IOException ex) when (ex.HResult == StartupFailure.ReadOnlyFileSystemErrno)
+        {
+            Log.OutboxInMemory(logger, ex.Message);
+            var o = settings.Outbox;
+            var inMemory = new UsageOutboxOptions { MaxBytes = o.MaxBytes, MaxBatchSize = o.MaxBatchSize, RetryBaseDelay = o.RetryBaseDelay, RetryMaxDelay = o.RetryMaxDelay };
+            outbox = UsageOutbox.Open(inMemory, logger, time);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -10,6 +10,9 @@ internal sealed class StartupException(string message, Exception? innerException
 /// <summary>Turns what a failed start threw into that one line (never a stack trace).</summary>
 internal static class StartupFailure
 {
+    /// <summary>EROFS: .NET's IOException on Unix carries the errno as its HResult.</summary>
+    public const int ReadOnlyFileSystemErrno = 30;
+
     public static string Describe(Exception ex, ServerSettings server)
     {
         if (ex is StartupException startup)
@@ -39,7 +42,11 @@ internal static class StartupFailure
         return $"{ex.GetType().Name}: {ex.Message}";
     }
 
-    /// <summary>Checks CACHE_DIR before FASTER opens it: a directory this process can create and write.</summary>
+    /// <summary>
+    /// Checks CACHE_DIR before FASTER or the outbox open it: a directory this process can create and write. A read-only
+    /// filesystem is not a configuration mistake to refuse but a state to run through: it passes, and the tiers run
+    /// without persistence (each says so once).
+    /// </summary>
     public static void EnsureWritableDirectory(string directory)
     {
         if (File.Exists(directory))
@@ -53,6 +60,9 @@ internal static class StartupFailure
             Directory.CreateDirectory(directory);
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
+        }
+        catch (IOException ex) when (ex.HResult == ReadOnlyFileSystemErrno)
+        {
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -14,7 +14,7 @@ public sealed class FasterTierOptionsTests
         Assert.Equal("/data", options.Directory);
         Assert.Equal(256 * MiB, options.EffectiveMemoryBytes);
         Assert.Equal(4 * MiB, options.EffectivePageBytes);
-        Assert.Equal(1L << 18, options.EffectiveIndexBuckets);
+        Assert.Equal(1L << 18, options.EffectiveMaxIndexBuckets);
         Assert.Equal(2048 * MiB, options.EffectiveMaxDiskBytes);
         Assert.Equal(256 * MiB, options.EffectiveSegmentBytes);
         Assert.Equal(TimeSpan.FromSeconds(30), options.CheckpointInterval);
@@ -27,7 +27,7 @@ public sealed class FasterTierOptionsTests
 
         Assert.Equal(4 * MiB, options.EffectiveMemoryBytes);
         Assert.Equal(1 * MiB, options.EffectivePageBytes);
-        Assert.Equal(1L << 14, options.EffectiveIndexBuckets);
+        Assert.Equal(1L << 14, options.EffectiveMaxIndexBuckets);
         Assert.Equal(64 * MiB, options.EffectiveMaxDiskBytes);
         Assert.Equal(8 * MiB, options.EffectiveSegmentBytes);
     }
@@ -39,7 +39,7 @@ public sealed class FasterTierOptionsTests
 
         Assert.Equal(1024 * MiB, options.EffectiveMemoryBytes);
         Assert.Equal(4 * MiB, options.EffectivePageBytes);
-        Assert.Equal(1L << 19, options.EffectiveIndexBuckets);
+        Assert.Equal(1L << 19, options.EffectiveMaxIndexBuckets);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class FasterTierOptionsTests
 
         Assert.Equal(16 * MiB, options.EffectiveMemoryBytes);
         Assert.Equal(1 * MiB, options.EffectivePageBytes);
-        Assert.Equal(1L << 14, options.EffectiveIndexBuckets);
+        Assert.Equal(1L << 14, options.EffectiveMaxIndexBuckets);
         Assert.Equal(128 * MiB, options.EffectiveMaxDiskBytes);
     }
 

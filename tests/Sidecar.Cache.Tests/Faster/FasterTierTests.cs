@@ -95,10 +95,9 @@ public sealed class FasterTierTests : IDisposable
     }
 
     [Fact]
-    public async Task ReadAsync_CorruptRecordOnDisk_IsAMissWithWarningAndIsRemoved()
+    public async Task ReadAsync_RecordDamagedOnDiskWhileOpen_IsAMissCountedAndRemoved()
     {
-        var options = TinyOptions();
-        var tier = await OpenAsync(options);
+        await using var tier = await OpenAsync();
         var victim = new CustomerSnapshot(
             new CustomerKey("victim", null),
             null,
@@ -108,33 +107,48 @@ public sealed class FasterTierTests : IDisposable
             fetchedAt: 500);
         await tier.WriteAsync(victim, CancellationToken.None);
         await tier.WriteAsync(Snapshots.Small("bystander", 1), CancellationToken.None);
-        await tier.DisposeAsync();
 
-        // Flip the string length in front of the feature id: the value now claims a string that runs past its end.
-        var marker = "feature-marker-3f9a"u8.ToArray();
-        var corrupted = 0;
-        foreach (var segment in Directory.GetFiles(Path.Combine(_dir.Path, "log")))
+        // Push both to disk (64 KiB of log memory), then damage one byte of the victim's value in the segment file:
+        // FASTER reads it back as is, and only the record's checksum can tell.
+        for (var i = 0; i < 2000; i++)
+        {
+            await tier.WriteAsync(Snapshots.Small($"filler-{i}", 1), CancellationToken.None);
+        }
+
+        Assert.True(tier.LogHeadAddress > 4096);
+        Assert.Equal(1, FlipInSegments(StoreDirectory, "feature-marker-3f9a"u8.ToArray(), offset: 3));
+
+        Assert.Null(await tier.ReadAsync(victim.Key, CancellationToken.None));
+        Assert.Equal(1, tier.CorruptRecords);
+        Assert.True(Logger.Has(2104));
+        Assert.NotNull(await tier.ReadAsync(new CustomerKey("bystander", null), CancellationToken.None));
+
+        // The bad record was removed, so an older version is no longer blocked by its timestamp.
+        await tier.WriteAsync(Snapshots.Small("victim", 1), CancellationToken.None);
+        Assert.Equal(1, (await tier.ReadAsync(victim.Key, CancellationToken.None))!.EntitlementsTimestamp);
+    }
+
+    /// <summary>The single store generation under the tier directory.</summary>
+    private string StoreDirectory => Directory.GetDirectories(_dir.Path, "g*").Single();
+
+    /// <summary>Flips every bit of the byte <paramref name="offset"/> past each occurrence of <paramref name="marker"/> in the log segments.</summary>
+    internal static int FlipInSegments(string storeDirectory, byte[] marker, int offset)
+    {
+        var flipped = 0;
+        foreach (var segment in Directory.GetFiles(Path.Combine(storeDirectory, "log")))
         {
             var bytes = File.ReadAllBytes(segment);
             var at = bytes.AsSpan().IndexOf(marker);
-            if (at > 0)
+            if (at >= 0)
             {
-                bytes[at - 1] = 0x7F;
-                File.WriteAllBytes(segment, bytes);
-                corrupted++;
+                using var stream = new FileStream(segment, FileMode.Open, FileAccess.Write);
+                stream.Position = at + offset;
+                stream.WriteByte((byte)~bytes[at + offset]);
+                flipped++;
             }
         }
 
-        Assert.Equal(1, corrupted);
-        await using var reopened = await OpenAsync(options);
-
-        Assert.Null(await reopened.ReadAsync(victim.Key, CancellationToken.None));
-        Assert.True(Logger.Has(2104));
-        Assert.NotNull(await reopened.ReadAsync(new CustomerKey("bystander", null), CancellationToken.None));
-
-        // The bad record was removed, so an older version is no longer blocked by its timestamp.
-        await reopened.WriteAsync(Snapshots.Small("victim", 1), CancellationToken.None);
-        Assert.Equal(1, (await reopened.ReadAsync(victim.Key, CancellationToken.None))!.EntitlementsTimestamp);
+        return flipped;
     }
 
     [Fact]
@@ -268,8 +282,8 @@ public sealed class FasterTierTests : IDisposable
 
         Assert.Equal(FasterRecoveryOutcome.CorruptStartedEmpty, reopened.RecoveryOutcome);
         Assert.False(reopened.Recovered);
-        Assert.True(Logger.Has(2103));
-        Assert.True(Directory.Exists(Path.Combine(_dir.Path, "corrupt", "checkpoints")));
+        Assert.True(Logger.Has(2112));
+        Assert.Single(Directory.GetDirectories(Path.Combine(_dir.Path, "corrupt"), "g*"));
         Assert.Null(await reopened.ReadAsync(new CustomerKey("c1", null), CancellationToken.None));
 
         // The fresh store works and checkpoints normally.
@@ -282,7 +296,8 @@ public sealed class FasterTierTests : IDisposable
 
     private void Corrupt(string corruption)
     {
-        var checkpoints = Path.Combine(_dir.Path, "checkpoints");
+        var store = StoreDirectory;
+        var checkpoints = Path.Combine(store, "checkpoints");
         var metadata = Directory.GetFiles(checkpoints, "info.dat*", SearchOption.AllDirectories);
         Assert.NotEmpty(metadata);
         var random = new Random(7);
@@ -309,14 +324,14 @@ public sealed class FasterTierTests : IDisposable
                     break;
                 case "delete-log":
                     // Metadata intact, but the log it points into is gone.
-                    foreach (var segment in Directory.GetFiles(Path.Combine(_dir.Path, "log")))
+                    foreach (var segment in Directory.GetFiles(Path.Combine(store, "log")))
                     {
                         File.Delete(segment);
                     }
 
                     break;
                 case "truncate-log":
-                    foreach (var segment in Directory.GetFiles(Path.Combine(_dir.Path, "log")))
+                    foreach (var segment in Directory.GetFiles(Path.Combine(store, "log")))
                     {
                         using var stream = new FileStream(segment, FileMode.Open);
                         stream.SetLength(100);
@@ -388,7 +403,7 @@ public sealed class FasterTierTests : IDisposable
     /// <summary>Deletes log segments wholly below <paramref name="address"/> (FASTER truncates them in the background).</summary>
     private void DeleteSegmentsBelow(long address, long segmentBytes)
     {
-        foreach (var file in Directory.GetFiles(Path.Combine(_dir.Path, "log"), "hlog.*"))
+        foreach (var file in Directory.GetFiles(Path.Combine(StoreDirectory, "log"), "hlog.*"))
         {
             var segment = long.Parse(Path.GetExtension(file).TrimStart('.'), System.Globalization.CultureInfo.InvariantCulture);
             if ((segment + 1) * segmentBytes <= address)

@@ -9,7 +9,22 @@ namespace Sidecar.Cache.Tests.Faster;
 
 public sealed class SnapshotCodecTests
 {
-    // Format version 1 as written by every release so far: records on disk must keep decoding, so these never change.
+    // Format version 2 (checksummed) as written from this release on: records on disk must keep decoding, so these never change.
+    private const string FullVersion2Hex =
+        "022779353DDCC8C0EB0068E5CF8B010000A2A0ABFEF9620461636D65010B776F726B73706163652D310D02FF7F0D6665"
+        + "61747572652D7365617473040609536561747320E29C9304736561740573656174730000000000803940000000000000"
+        + "D0BF030161000BC3BC6EC3AF63C3B864C3A912FE9FABFEF962FC9FABFEF9620980F8D4C4F26280C881B881630880C0E2"
+        + "85E3680B637265646974732D757364FCA9F1D24D62503FC8080B666561747572652D6F64649A0105000000000000F07F"
+        + "FFFFFFFFFFFFEF7F00C601FFFFFFFFFFFFFFFFFF01FEFFFFFFFFFFFFFFFF015401FF010B637265646974732D75736407"
+        + "446F6C6C6172730F5072657061696420637265646974730663726564697407637265646974730000000000408F400000"
+        + "00000080294018FA9FABFEF962F89FABFEF96280F0D7F1886380E0998DCC6E";
+
+    private const string SmallVersion2Hex =
+        "02C1FA2BECD86D89400068E5CF8B01000080A0ABFEF9620461636D650000020811666561747572652D6170692D63616C"
+        + "6C7304040000000000408F4000000000000029400080A0ABFEF96282A0ABFEF962000B666561747572652D73736F0200"
+        + "000000000000000000000000";
+
+    // Format version 1 (no checksum), written by the releases before: refused, so such a store is read as misses.
     private const string FullVersion1Hex =
         "010068E5CF8B010000A2A0ABFEF9620461636D65010B776F726B73706163652D310D02FF7F0D666561747572652D7365"
         + "617473040609536561747320E29C9304736561740573656174730000000000803940000000000000D0BF030161000BC3"
@@ -90,14 +105,38 @@ public sealed class SnapshotCodecTests
     }
 
     [Fact]
-    public void Serialize_KnownSnapshots_AreFormatVersion1ByteForByte()
+    public void Serialize_KnownSnapshots_AreFormatVersion2ByteForByte()
     {
         var small = Snapshots.Small("acme", 1_700_000_000_000, usage: 12.5, usageAt: 1_700_000_000_001);
 
-        Assert.Equal(FullVersion1Hex, Convert.ToHexString(SnapshotCodec.Serialize(Snapshots.Full())));
-        Assert.Equal(SmallVersion1Hex, Convert.ToHexString(SnapshotCodec.Serialize(small)));
-        Snapshots.AssertSame(Snapshots.Full(), SnapshotCodec.Deserialize(Convert.FromHexString(FullVersion1Hex)));
-        Snapshots.AssertSame(small, SnapshotCodec.Deserialize(Convert.FromHexString(SmallVersion1Hex)));
+        Assert.Equal(FullVersion2Hex, Convert.ToHexString(SnapshotCodec.Serialize(Snapshots.Full())));
+        Assert.Equal(SmallVersion2Hex, Convert.ToHexString(SnapshotCodec.Serialize(small)));
+        Snapshots.AssertSame(Snapshots.Full(), SnapshotCodec.Deserialize(Convert.FromHexString(FullVersion2Hex)));
+        Snapshots.AssertSame(small, SnapshotCodec.Deserialize(Convert.FromHexString(SmallVersion2Hex)));
+    }
+
+    [Fact]
+    public void Deserialize_Version1WithoutChecksum_IsRefused()
+    {
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(Convert.FromHexString(FullVersion1Hex)));
+
+        Assert.Contains("version 1", ex.Message, StringComparison.Ordinal);
+        Assert.False(SnapshotCodec.TryReadEntitlementsTimestamp(Convert.FromHexString(SmallVersion1Hex), out _));
+    }
+
+    [Fact]
+    public void Deserialize_EverySingleBitFlip_ThrowsAndTheTimestampGuardRefusesIt()
+    {
+        var original = SnapshotCodec.Serialize(Snapshots.Full());
+
+        for (var bit = 0; bit < original.Length * 8; bit++)
+        {
+            var bytes = (byte[])original.Clone();
+            bytes[bit / 8] ^= (byte)(1 << (bit % 8));
+
+            Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes));
+            Assert.False(SnapshotCodec.TryReadEntitlementsTimestamp(bytes, out _));
+        }
     }
 
     [Fact]
@@ -115,8 +154,8 @@ public sealed class SnapshotCodecTests
     {
         var snapshot = Snapshots.Small("customer-0001", 1_700_000_000_000);
 
-        // Strings dominate: the two feature ids and the customer id are 43 bytes of the total.
-        Assert.True(SnapshotCodec.Serialize(snapshot).Length < 110);
+        // Strings dominate: the two feature ids and the customer id are 43 bytes of the total; the checksum is 8.
+        Assert.True(SnapshotCodec.Serialize(snapshot).Length < 118);
     }
 
     [Fact]
@@ -147,7 +186,9 @@ public sealed class SnapshotCodecTests
     {
         var bytes = SnapshotCodec.Serialize(Snapshots.Small("acme", 1));
 
-        Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize([.. bytes, 0]));
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(Reseal([.. bytes, 0])));
+
+        Assert.Contains("trailing", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -158,7 +199,9 @@ public sealed class SnapshotCodecTests
         var at = bytes.AsSpan().IndexOf("zz"u8);
         bytes[at] = 0xFF;
 
-        Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes));
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(Reseal(bytes)));
+
+        Assert.DoesNotContain("checksum", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -173,12 +216,13 @@ public sealed class SnapshotCodecTests
             var flips = random.Next(1, 4);
             for (var f = 0; f < flips; f++)
             {
-                bytes[random.Next(1, bytes.Length)] = (byte)random.Next(256);
+                bytes[random.Next(9, bytes.Length)] = (byte)random.Next(256);
             }
 
             try
             {
-                SnapshotCodec.Deserialize(bytes);
+                // Resealed, so the decoder's own bounds checks are what is tested, not the checksum.
+                SnapshotCodec.Deserialize(Reseal(bytes));
             }
             catch (SnapshotFormatException)
             {
@@ -190,10 +234,10 @@ public sealed class SnapshotCodecTests
     [Fact]
     public void Deserialize_HugeElementCount_ThrowsWithoutAllocating()
     {
-        // Version, timestamp, fetchedAt 0, customer "a", no resource, no reason, then a feature count of 2^31.
-        byte[] bytes = [SnapshotCodec.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 0x80, 0x80, 0x80, 0x80, 0x08];
+        // Version, checksum, timestamp, fetchedAt 0, customer "a", no resource, no reason, then a feature count of 2^31.
+        byte[] bytes = [SnapshotCodec.FormatVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 0x80, 0x80, 0x80, 0x80, 0x08];
 
-        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(bytes));
+        var ex = Assert.Throws<SnapshotFormatException>(() => SnapshotCodec.Deserialize(Reseal(bytes)));
 
         Assert.Contains("count", ex.Message, StringComparison.Ordinal);
     }
@@ -212,5 +256,16 @@ public sealed class SnapshotCodecTests
 
         Assert.Equal(Encoding.UTF8.GetBytes(key.ToString()), buffer.AsSpan(0, length).ToArray());
         Assert.Equal(buffer.Length, length);
+    }
+
+    /// <summary>Writes the checksum that matches the (altered) bytes, as an encoder would have.</summary>
+    private static byte[] Reseal(byte[] bytes)
+    {
+        if (bytes.Length >= 17)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(1), System.IO.Hashing.XxHash3.HashToUInt64(bytes.AsSpan(9)));
+        }
+
+        return bytes;
     }
 }

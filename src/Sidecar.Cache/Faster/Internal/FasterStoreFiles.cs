@@ -6,74 +6,274 @@ namespace Sidecar.Cache.Faster.Internal;
 using Store = FasterKV<SpanByte, SpanByte>;
 
 /// <summary>
-/// The store's files under the tier directory — <c>log/</c> (hybrid log segments), <c>checkpoints/</c> and
-/// <c>corrupt/</c> (the last quarantine) — and how a store is opened on them: recover the newest checkpoint when its
-/// log is fully on disk, otherwise quarantine and start empty. Nothing on disk makes opening throw.
+/// The tier directory: generations <c>g…/</c> (one store each, see <see cref="StoreLayout"/>), the <c>current</c> file
+/// naming the generation whose verified checkpoint a start recovers, and <c>corrupt/</c> (the last quarantine). A start
+/// recovers the current generation only after its manifest verifies every byte FASTER will read; anything else on disk
+/// is quarantined or, when it never held a verified checkpoint, deleted. Nothing on disk makes opening throw or crash:
+/// a directory that cannot be written gives a tier without persistence.
 /// </summary>
 internal static class FasterStoreFiles
 {
-    private const string LogDirectoryName = "log";
-    private const string CheckpointDirectoryName = "checkpoints";
+    private const string CurrentFileName = "current";
     private const string QuarantineDirectoryName = "corrupt";
-    private const string LogFileName = "hlog";
+    private const string GenerationPrefix = "g";
 
-    /// <summary>
-    /// Opens (creating if needed) the store in <paramref name="root"/> and recovers its latest checkpoint. A missing
-    /// checkpoint starts empty; an unrecoverable one is logged, moved to <c>corrupt/</c> and the store starts empty.
-    /// </summary>
-    public static async Task<OpenedStore> OpenAsync(FasterTierOptions options, string root, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>Entries of earlier on-disk layouts (no manifest, unverifiable): quarantined at the first start.</summary>
+    private static readonly string[] LegacyEntries = ["log", "checkpoints"];
+
+    public static async Task<OpenedStore> OpenAsync(
+        FasterTierOptions options,
+        string root,
+        ILogger logger,
+        TimeProvider time,
+        Action<FasterStore, string> onFault,
+        CancellationToken cancellationToken)
     {
-        var logDirectory = Path.Combine(root, LogDirectoryName);
-        var checkpointDirectory = Path.Combine(root, CheckpointDirectoryName);
-        Directory.CreateDirectory(logDirectory);
-        Directory.CreateDirectory(checkpointDirectory);
-
-        if (!HasLogCheckpoint(checkpointDirectory))
-        {
-            // Log segments without a checkpoint are from a run that never checkpointed: nothing can be recovered
-            // from them, and stale index checkpoints must not pair with a future log checkpoint.
-            var orphans = ClearDirectory(logDirectory) + ClearDirectory(checkpointDirectory);
-            if (orphans > 0)
-            {
-                Log.DiscardedOrphanLog(logger, orphans, root);
-            }
-
-            Log.StartedEmpty(logger, root);
-            return new OpenedStore(CreateStore(options, logDirectory, checkpointDirectory), FasterRecoveryOutcome.Empty, 0);
-        }
-
-        var parts = CreateStore(options, logDirectory, checkpointDirectory);
         try
         {
-            VerifyLogSegments(parts.CheckpointManager, logDirectory, options.EffectiveSegmentBytes);
-            var version = await parts.Store.RecoverAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            parts.Store.DisposeRecoverableSessions();
-            Log.Recovered(logger, version, root, parts.Store.Log.BeginAddress, parts.Store.Log.TailAddress);
-            return new OpenedStore(parts, FasterRecoveryOutcome.Recovered, version);
+            Directory.CreateDirectory(root);
+            return await OpenCoreAsync(options, root, logger, time, onFault, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.PersistenceUnavailable(logger, root, ex.Message);
+            return new OpenedStore(null, FasterRecoveryOutcome.Unavailable, 0, ex.Message);
+        }
+    }
+
+    /// <summary>A new, empty generation; it becomes <c>current</c> at its first verified checkpoint.</summary>
+    public static FasterStore CreateGeneration(FasterTierOptions options, string root, ILogger logger, TimeProvider time, Action<FasterStore, string> onFault)
+    {
+        Directory.CreateDirectory(root);
+        var layout = new StoreLayout(Path.Combine(root, $"{GenerationPrefix}{time.GetUtcNow():yyyyMMddHHmmssfff}{Random.Shared.Next(1000):D3}"));
+        Directory.CreateDirectory(layout.Log);
+        Directory.CreateDirectory(layout.Checkpoints);
+        return new FasterStore(layout, options, logger, time, onFault);
+    }
+
+    /// <summary>Makes <paramref name="layout"/> the generation a start recovers, and deletes the others.</summary>
+    public static void MakeCurrent(StoreLayout layout, ILogger logger)
+    {
+        var root = Path.GetDirectoryName(layout.Directory)!;
+        var pointer = Path.Combine(root, CurrentFileName);
+        if (ReadCurrent(root) == layout.Name)
+        {
+            return;
+        }
+
+        var temporary = pointer + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(layout.Name + "\n"));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, pointer, overwrite: true);
+        DeleteGenerationsExcept(root, layout.Name, logger);
+    }
+
+    /// <summary>Deletes a faulted generation's files (best effort: the disk may refuse) and the pointer to it.</summary>
+    public static void DiscardGeneration(StoreLayout layout, ILogger logger)
+    {
+        try
+        {
+            var root = Path.GetDirectoryName(layout.Directory)!;
+            if (ReadCurrent(root) == layout.Name)
+            {
+                File.Delete(Path.Combine(root, CurrentFileName));
+            }
+
+            if (Directory.Exists(layout.Directory))
+            {
+                Directory.Delete(layout.Directory, recursive: true);
+                Log.DiscardedGeneration(logger, layout.Directory);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.ResumeProbeFailed(logger, layout.Directory, ex.Message);
+        }
+    }
+
+    private static async Task<OpenedStore> OpenCoreAsync(
+        FasterTierOptions options,
+        string root,
+        ILogger logger,
+        TimeProvider time,
+        Action<FasterStore, string> onFault,
+        CancellationToken cancellationToken)
+    {
+        var current = ReadCurrent(root);
+        var legacy = LegacyEntries.Select(e => Path.Combine(root, e)).Where(Directory.Exists).ToArray();
+        if (legacy.Length > 0)
+        {
+            Quarantine(root, legacy, "it was written by an earlier version without integrity checks", logger);
+        }
+
+        if (current is null && File.Exists(Path.Combine(root, CurrentFileName)))
+        {
+            // A damaged pointer: which generation held the verified checkpoint is unknown, so none is trusted or deleted.
+            var generations = Generations(root).Select(d => d.FullName).ToArray();
+            Quarantine(root, generations, "the file naming the current store generation is damaged", logger);
+            return Fresh(FasterRecoveryOutcome.CorruptStartedEmpty);
+        }
+
+        DeleteGenerationsExcept(root, current, logger);
+        if (current is null)
+        {
+            return Fresh(FasterRecoveryOutcome.Empty);
+        }
+
+        var layout = new StoreLayout(Path.Combine(root, current));
+        if (File.Exists(layout.RecoveringMarker))
+        {
+            Quarantine(root, [layout.Directory], "the previous start stopped while recovering it", logger);
+            return Fresh(FasterRecoveryOutcome.CorruptStartedEmpty);
+        }
+
+        if (CheckpointManifest.TryRead(layout, out var problem) is not { } manifest)
+        {
+            Quarantine(root, [layout.Directory], problem, logger);
+            return Fresh(FasterRecoveryOutcome.CorruptStartedEmpty);
+        }
+
+        var started = time.GetTimestamp();
+        if (manifest.Verify(layout, options.EffectiveSegmentBytes) is { } damage)
+        {
+            Quarantine(root, [layout.Directory], damage, logger);
+            return Fresh(FasterRecoveryOutcome.CorruptStartedEmpty);
+        }
+
+        var verifiedMs = time.GetElapsedTime(started).TotalMilliseconds;
+        PurgeCheckpointsExcept(layout, manifest.Token);
+        File.WriteAllBytes(layout.RecoveringMarker, []);
+        var store = new FasterStore(layout, options, logger, time, onFault);
+        try
+        {
+            var version = await store.RecoverAsync(manifest, cancellationToken).ConfigureAwait(false);
+            File.Delete(layout.RecoveringMarker);
+            Log.Recovered(logger, version, layout.Directory, store.Kv.Log.BeginAddress, store.Kv.Log.TailAddress, verifiedMs, time.GetElapsedTime(started).TotalMilliseconds);
+            return new OpenedStore(store, FasterRecoveryOutcome.Recovered, version, null);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            parts.Dispose();
+            store.Dispose();
+            File.Delete(layout.RecoveringMarker);
             throw;
         }
         catch (Exception ex)
         {
-            parts.DisposeAfterFailedRecovery(logger);
-            var quarantine = Quarantine(root, logDirectory, checkpointDirectory);
-            Log.RecoveryFailed(logger, ex, root, quarantine);
-            Directory.CreateDirectory(logDirectory);
-            Directory.CreateDirectory(checkpointDirectory);
-            return new OpenedStore(CreateStore(options, logDirectory, checkpointDirectory), FasterRecoveryOutcome.CorruptStartedEmpty, 0);
+            Log.RecoveryFailed(logger, ex, layout.Directory, ex.Message);
+            store.Dispose();
+            Quarantine(root, [layout.Directory], $"FASTER could not recover it: {ex.Message}", logger);
+            return Fresh(FasterRecoveryOutcome.CorruptStartedEmpty);
+        }
+
+        OpenedStore Fresh(FasterRecoveryOutcome outcome)
+        {
+            var store = CreateGeneration(options, root, logger, time, onFault);
+            if (outcome == FasterRecoveryOutcome.Empty)
+            {
+                Log.StartedEmpty(logger, root);
+            }
+
+            return new OpenedStore(store, outcome, 0, null);
         }
     }
 
-    private static StoreParts CreateStore(FasterTierOptions options, string logDirectory, string checkpointDirectory)
+    private static string? ReadCurrent(string root)
     {
-        var device = Devices.CreateLogDevice(Path.Combine(logDirectory, LogFileName), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        try
+        {
+            var name = File.ReadAllText(Path.Combine(root, CurrentFileName)).Trim();
+            return IsGeneration(name) && Directory.Exists(Path.Combine(root, name)) ? name : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsGeneration(string name) =>
+        name.Length > GenerationPrefix.Length && name.StartsWith(GenerationPrefix, StringComparison.Ordinal) && name[1..].All(char.IsAsciiDigit);
+
+    /// <summary>Generations other than the current one never reached a verified checkpoint, or were superseded: nothing to keep.</summary>
+    private static void DeleteGenerationsExcept(string root, string? keep, ILogger logger)
+    {
+        foreach (var dir in Generations(root))
+        {
+            if (dir.Name != keep)
+            {
+                dir.Delete(recursive: true);
+                Log.DiscardedGeneration(logger, dir.FullName);
+            }
+        }
+    }
+
+    private static DirectoryInfo[] Generations(string root) =>
+        [.. new DirectoryInfo(root).EnumerateDirectories().Where(d => IsGeneration(d.Name))];
+
+    /// <summary>FASTER would recover the newest checkpoint, so only the one the manifest verified may stay (and older ones are garbage).</summary>
+    internal static void PurgeCheckpointsExcept(StoreLayout layout, Guid verified)
+    {
+        foreach (var kind in CheckpointManifest.CheckpointKinds)
+        {
+            var dir = Path.Combine(layout.Checkpoints, kind);
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            foreach (var token in new DirectoryInfo(dir).EnumerateDirectories())
+            {
+                if (token.Name != verified.ToString())
+                {
+                    token.Delete(recursive: true);
+                }
+            }
+        }
+    }
+
+    /// <summary>Moves <paramref name="entries"/> to <c>corrupt/</c> (replacing an older quarantine, so disk use stays bounded).</summary>
+    private static void Quarantine(string root, string[] entries, string reason, ILogger logger)
+    {
+        var quarantine = Path.Combine(root, QuarantineDirectoryName);
+        if (Directory.Exists(quarantine))
+        {
+            Directory.Delete(quarantine, recursive: true);
+        }
+
+        Directory.CreateDirectory(quarantine);
+        foreach (var entry in entries)
+        {
+            Directory.Move(entry, Path.Combine(quarantine, Path.GetFileName(entry)));
+        }
+
+        var pointer = Path.Combine(root, CurrentFileName);
+        if (File.Exists(pointer))
+        {
+            File.Delete(pointer);
+        }
+
+        Log.Quarantined(logger, root, reason, quarantine);
+    }
+}
+
+/// <summary>What <see cref="FasterStoreFiles.OpenAsync"/> opened: a store (null when the directory cannot be written) and what was found.</summary>
+internal readonly record struct OpenedStore(FasterStore? Store, FasterRecoveryOutcome Outcome, long RecoveredVersion, string? UnavailableCause);
+
+/// <summary>The store and the two file handles it was built on; disposed together.</summary>
+internal readonly record struct StoreParts(Store Store, IDevice LogDevice, DeviceLogCommitCheckpointManager CheckpointManager)
+{
+    public static StoreParts Create(FasterTierOptions options, StoreLayout layout, ILogger fasterLogger)
+    {
+        var device = Devices.CreateLogDevice(layout.LogFile, preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+
+        // Outdated checkpoints are purged by maintenance after the new manifest is written, never by FASTER.
         var checkpointManager = new DeviceLogCommitCheckpointManager(
             new LocalStorageNamedDeviceFactory(),
-            new DefaultCheckpointNamingScheme(checkpointDirectory),
-            removeOutdated: true);
+            new DefaultCheckpointNamingScheme(layout.Checkpoints),
+            removeOutdated: false);
         try
         {
             var store = new Store(
@@ -87,9 +287,10 @@ internal static class FasterStoreFiles
                     MutableFraction = 0.9,
                     ReadCopyOptions = new ReadCopyOptions(ReadCopyFrom.None, ReadCopyTo.None),
                 },
-                new CheckpointSettings { CheckpointManager = checkpointManager, RemoveOutdated = true },
+                new CheckpointSettings { CheckpointManager = checkpointManager, RemoveOutdated = false },
                 comparer: new SpanByteComparer(),
-                concurrencyControlMode: ConcurrencyControlMode.None);
+                concurrencyControlMode: ConcurrencyControlMode.None,
+                logger: fasterLogger);
             return new StoreParts(store, device, checkpointManager);
         }
         catch
@@ -100,105 +301,6 @@ internal static class FasterStoreFiles
         }
     }
 
-    /// <summary>
-    /// FASTER reads a missing or short segment file as zeros and would "recover" an empty or partial log, so check
-    /// first that the log range of the newest readable checkpoint, [begin, final), is fully on disk.
-    /// </summary>
-    private static void VerifyLogSegments(DeviceLogCommitCheckpointManager checkpoints, string logDirectory, long segmentBytes)
-    {
-        HybridLogRecoveryInfo? newest = null;
-        foreach (var token in checkpoints.GetLogCheckpointTokens())
-        {
-            HybridLogRecoveryInfo info = default;
-            try
-            {
-                var metadata = checkpoints.GetLogCheckpointMetadata(token, deltaLog: null, scanDelta: false, recoverTo: -1);
-                using var reader = new StreamReader(new MemoryStream(metadata));
-                info.Initialize(reader);
-            }
-            catch (Exception ex) when (ex is FasterException or FormatException or IOException or ArgumentException or OverflowException)
-            {
-                continue; // FASTER skips unreadable checkpoints too
-            }
-
-            if (newest is not { } current || info.version > current.version)
-            {
-                newest = info;
-            }
-        }
-
-        if (newest is not { } checkpoint)
-        {
-            throw new InvalidDataException("No readable log checkpoint metadata.");
-        }
-
-        if (checkpoint.finalLogicalAddress < checkpoint.beginAddress)
-        {
-            throw new InvalidDataException($"Checkpoint log range [{checkpoint.beginAddress}, {checkpoint.finalLogicalAddress}) is inverted.");
-        }
-
-        for (var segment = checkpoint.beginAddress / segmentBytes; segment * segmentBytes < checkpoint.finalLogicalAddress; segment++)
-        {
-            var required = Math.Min(checkpoint.finalLogicalAddress, (segment + 1) * segmentBytes) - (segment * segmentBytes);
-            var file = new FileInfo(Path.Combine(logDirectory, $"{LogFileName}.{segment}"));
-            if (!file.Exists || file.Length < required)
-            {
-                throw new InvalidDataException(
-                    $"Log segment {file.Name} is {(file.Exists ? $"{file.Length} bytes, expected at least {required}" : "missing")} (checkpoint log range [{checkpoint.beginAddress}, {checkpoint.finalLogicalAddress})).");
-            }
-        }
-    }
-
-    private static int Bits(long powerOfTwo) => System.Numerics.BitOperations.Log2((ulong)powerOfTwo);
-
-    private static bool HasLogCheckpoint(string checkpointDirectory)
-    {
-        var logCheckpoints = Path.Combine(checkpointDirectory, "cpr-checkpoints");
-        return Directory.Exists(logCheckpoints) && Directory.EnumerateFileSystemEntries(logCheckpoints).Any();
-    }
-
-    private static int ClearDirectory(string directory)
-    {
-        var removed = 0;
-        foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos())
-        {
-            if (entry is DirectoryInfo subdirectory)
-            {
-                subdirectory.Delete(recursive: true);
-            }
-            else
-            {
-                entry.Delete();
-            }
-
-            removed++;
-        }
-
-        return removed;
-    }
-
-    /// <summary>Moves the unrecoverable files to <c>corrupt/</c> (replacing an older quarantine, so disk use stays bounded).</summary>
-    private static string Quarantine(string root, string logDirectory, string checkpointDirectory)
-    {
-        var quarantine = Path.Combine(root, QuarantineDirectoryName);
-        if (Directory.Exists(quarantine))
-        {
-            Directory.Delete(quarantine, recursive: true);
-        }
-
-        Directory.CreateDirectory(quarantine);
-        Directory.Move(logDirectory, Path.Combine(quarantine, LogDirectoryName));
-        Directory.Move(checkpointDirectory, Path.Combine(quarantine, CheckpointDirectoryName));
-        return quarantine;
-    }
-}
-
-/// <summary>A store opened by <see cref="FasterStoreFiles.OpenAsync"/> and what was found on disk.</summary>
-internal readonly record struct OpenedStore(StoreParts Parts, FasterRecoveryOutcome Outcome, long RecoveredVersion);
-
-/// <summary>The store and the two file handles it was built on; disposed together.</summary>
-internal readonly record struct StoreParts(Store Store, IDevice LogDevice, DeviceLogCommitCheckpointManager CheckpointManager)
-{
     public void Dispose()
     {
         Store.Dispose();
@@ -206,16 +308,5 @@ internal readonly record struct StoreParts(Store Store, IDevice LogDevice, Devic
         CheckpointManager.Dispose();
     }
 
-    /// <summary>A store that failed recovery may be half-initialised; its files are quarantined next, so only log.</summary>
-    public void DisposeAfterFailedRecovery(ILogger logger)
-    {
-        try
-        {
-            Dispose();
-        }
-        catch (Exception ex)
-        {
-            Log.DisposeFailed(logger, ex);
-        }
-    }
+    private static int Bits(long powerOfTwo) => System.Numerics.BitOperations.Log2((ulong)powerOfTwo);
 }
