@@ -104,6 +104,34 @@ public sealed class OperationsSmokeTests(AotBinary binary)
     }
 
     [Fact]
+    public async Task Metrics_StiggMode_EventStreamRedisAndOutboxStates()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var emulator = await EmulatorFixture.StartSampleAsync();
+        using var cacheDir = new TempDirectory();
+        var env = new Dictionary<string, string>
+        {
+            ["SERVER_API_KEY"] = EmulatorFixture.DefaultApiKey,
+            ["API_URL"] = emulator.BaseUrl.ToString(),
+            ["CACHE_DIR"] = cacheDir.Path,
+            ["REDIS_ENVIRONMENT_PREFIX"] = "smoke",
+            ["REDIS_HOST"] = "127.0.0.1",
+            ["REDIS_PORT"] = redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        await using var sidecar = await SidecarProcess.StartReadyAsync(binary.Path, env, ReadyTimeout);
+
+        var live = await Eventually.ValueAsync(() => ScrapeAsync(sidecar), m => Regex.IsMatch(m, @"(?m)^sidecar_events_state\{[^}]*state=""connected""[^}]*\} 1$"), ReadyTimeout, "event stream connected");
+        await redis.StopAsync();
+        var redisDown = await Eventually.ValueAsync(() => ScrapeAsync(sidecar), m => Regex.IsMatch(m, @"(?m)^sidecar_redis_connected(\{[^}]*\})? 0$"), ReadyTimeout, "Redis reported down");
+
+        Assert.Matches(@"(?m)^sidecar_redis_connected(\{[^}]*\})? 1$", live);
+        Assert.Matches(@"(?m)^sidecar_events_state\{[^}]*state=""disabled""[^}]*\} 0$", live);
+        Assert.Matches(@"(?m)^sidecar_upstream_circuit(\{[^}]*\})? 0$", live);
+        Assert.Matches(@"(?m)^sidecar_usage_outbox_depth(\{[^}]*\})? 0$", live);
+        Assert.Matches(@"(?m)^sidecar_events_state\{[^}]*state=""connected""[^}]*\} 1$", redisDown); // one dependency down, the other unaffected
+    }
+
+    [Fact]
     public async Task Metrics_OtelServiceName_NamesTheService()
     {
         await using var sidecar = await StartFileModeAsync(new() { ["OTEL_SERVICE_NAME"] = "billing-sidecar" });
