@@ -175,6 +175,33 @@ public sealed class OperationsSmokeTests(AotBinary binary)
         return call.ResponseStream.Current;
     }
 
+    [Fact]
+    public async Task Otlp_EndpointSet_MetricsPushedThere()
+    {
+        // A bare socket stands in for the collector: the first export's request line and headers are read raw.
+        using var collector = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        collector.Start();
+        await using var sidecar = await StartFileModeAsync(new()
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{((IPEndPoint)collector.LocalEndpoint).Port}",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+        });
+
+        using var connection = await collector.AcceptTcpClientAsync().WaitAsync(ReadyTimeout);
+        using var reader = new StreamReader(connection.GetStream());
+        var requestLine = await reader.ReadLineAsync();
+        var headers = new List<string>();
+        for (var line = await reader.ReadLineAsync(); !string.IsNullOrEmpty(line); line = await reader.ReadLineAsync())
+        {
+            headers.Add(line);
+        }
+
+        Assert.Equal("POST /v1/metrics HTTP/1.1", requestLine);
+        Assert.Contains(headers, h => h.Equals("Content-Type: application/x-protobuf", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("sidecar_build_info", await ScrapeAsync(sidecar), StringComparison.Ordinal); // Prometheus still serves
+    }
+
     private Task<SidecarProcess> StartFileModeAsync(Dictionary<string, string> env)
     {
         env["ENTITLEMENTS_FILE"] = RepoPaths.SampleEntitlements;
