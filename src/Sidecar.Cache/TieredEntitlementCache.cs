@@ -277,7 +277,7 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            Log.WriteBacksAbandoned(_logger, _background.Count);
+            Log.WriteBacksAbandoned(_logger, _background.Count, $"not finished within the {DrainTimeout.TotalSeconds:0.#} s shutdown budget");
         }
 
         _stopping.Dispose();

@@ -2,17 +2,12 @@ using Sidecar.Host;
 using Sidecar.Host.Configuration;
 using Sidecar.Host.Hosting;
 
-// sidecar            run the sidecar (configured by environment variables, see README)
+// sidecar            run the sidecar (configured by environment variables: sidecar --help lists them)
 // sidecar health     probe this sidecar's liveness endpoint (exit 0 when healthy); --ready probes readiness
-if (args is ["health", ..])
+// sidecar --version  the version with the commit; anything else the binary does not know exits 2
+if (CommandLine.Dispatch(args, Console.Out, Console.Error) is { } exitCode)
 {
-    return HealthProbe.Run(args);
-}
-
-if (args is ["--version" or "version", ..])
-{
-    Console.WriteLine(typeof(SidecarApp).Assembly.GetName().Version?.ToString() ?? "unknown");
-    return 0;
+    return exitCode;
 }
 
 SidecarSettings settings;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.HealthCheck;
+using Grpc.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -65,6 +66,11 @@ internal sealed class SidecarApp : IAsyncDisposable
             await tiers.OpenAsync(cancellationToken).ConfigureAwait(false);
             var cache = web.Services.GetRequiredService<TieredEntitlementCache>();
             status.Mode = status.Upstream = cache.Source.Mode;
+            if (tiers.Redis is { } redis)
+            {
+                web.Services.GetRequiredService<SidecarMetrics>().Observe(redis);
+            }
+
             MapEndpoints(web, settings.Server, status, cache, tiers);
             await web.StartAsync(cancellationToken).ConfigureAwait(false);
 
@@ -164,11 +170,16 @@ internal sealed class SidecarApp : IAsyncDisposable
 
     private static void MapEndpoints(WebApplication web, ServerSettings server, SidecarStatus status, TieredEntitlementCache cache, CacheTiers tiers)
     {
-        var management = $"*:{server.MetricsPort}";
+        web.UseManagementPortSeparation(server.MetricsPort);
         var outbox = web.Services.GetService<UsageOutbox>();
         web.MapGrpcService<SidecarGrpcService>();
         web.MapGrpcService<HealthServiceImpl>();
-        web.MapGet(server.HealthPath, () => Results.Text("ok")).RequireHost(management);
+        if (server.GrpcReflection)
+        {
+            web.MapGrpcService<ReflectionServiceImpl>();
+        }
+
+        web.MapGet(server.HealthPath, () => Results.Text("ok")).RequireManagementPort();
         web.MapGet(server.ReadyPath, () =>
         {
             status.CachedCustomers = cache.Hot.Count;
@@ -194,7 +205,7 @@ internal sealed class SidecarApp : IAsyncDisposable
             }
 
             return Results.Json(status, HostJsonContext.Default.SidecarStatus, statusCode: status.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).RequireHost(management);
-        web.MapPrometheusScrapingEndpoint("/metrics").RequireHost(management);
+        }).RequireManagementPort();
+        web.MapPrometheusScrapingEndpoint("/metrics").RequireManagementPort();
     }
 }

@@ -94,6 +94,9 @@ public sealed record UpstreamOptions
     /// <summary>The <c>source</c> header. The Sidecar bundles the Node SDK, so Stigg sees <c>NODE_SERVER_SDK</c>.</summary>
     public string Source { get; init; } = "NODE_SERVER_SDK";
 
+    /// <summary>The <c>User-Agent</c> of every HTTP request to Stigg: the product and its build (the host sends its version with the commit).</summary>
+    public string UserAgent { get; init; } = "Sidecar.Aot";
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option that cannot work.</summary>
     internal void Validate()
     {

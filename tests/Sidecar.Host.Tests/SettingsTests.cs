@@ -105,6 +105,7 @@ public sealed class SettingsTests
     [InlineData("CACHE_PERSISTENCE", "tape")]
     [InlineData("ENTITLEMENTS_FILE", "/no/such/file.json")]
     [InlineData("BIND_ADDRESS", "localhost-ish")]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")]
     public void Load_BadValue_ErrorNamesTheVariable(string name, string value)
     {
         var ex = Assert.Throws<SettingsException>(() => Load(("SERVER_API_KEY", "key"), (name, value)));
@@ -147,5 +148,41 @@ public sealed class SettingsTests
         var s = Load(("SERVER_API_KEY", "sk-123"), ("REDIS_PASSWORD", "hunter2"));
 
         Assert.Equal(["sk-123", "hunter2"], s.Secrets);
+    }
+
+    [Fact]
+    public void Load_ReadsExactlyTheDeclaredVariables()
+    {
+        // The table --help prints is the one the parser reads: no variable is parsed without being declared, and
+        // none is declared without being parsed.
+        var read = new HashSet<string>();
+        SidecarSettings.Load(new EnvReader(name =>
+        {
+            read.Add(name);
+            return name == "SERVER_API_KEY" ? "key" : null;
+        }));
+
+        Assert.Equal(EnvVariables.All.Select(v => v.Name).Order(), read.Order());
+    }
+
+    [Fact]
+    public void Variables_EachDeclaredOnceWithAMeaning()
+    {
+        Assert.Equal(EnvVariables.All.Count, EnvVariables.All.Select(v => v.Name).Distinct().Count());
+        Assert.All(EnvVariables.All, v => Assert.False(string.IsNullOrWhiteSpace(v.Description)));
+    }
+
+    [Fact]
+    public void Load_OtelServiceName_DefaultsToSidecarAndIsOverridable()
+    {
+        Assert.Equal("sidecar", Load(("SERVER_API_KEY", "key")).Telemetry.ServiceName);
+        Assert.Equal("billing", Load(("SERVER_API_KEY", "key"), ("OTEL_SERVICE_NAME", "billing")).Telemetry.ServiceName);
+        Assert.Null(Load(("SERVER_API_KEY", "key")).Telemetry.OtlpEndpoint);
+    }
+
+    [Fact]
+    public void Load_StiggUserAgent_CarriesTheVersion()
+    {
+        Assert.Equal("Sidecar.Aot/" + SidecarVersion.Informational, Load(("SERVER_API_KEY", "key")).Stigg!.UserAgent);
     }
 }

@@ -16,12 +16,16 @@ public sealed class SidecarProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private SidecarProcess(Process process, int grpcPort, int metricsPort)
+    private SidecarProcess(Process process, int grpcPort, int metricsPort, IPAddress address)
     {
         _process = process;
         GrpcPort = grpcPort;
         MetricsPort = metricsPort;
+        Address = address;
     }
+
+    /// <summary>Where the sidecar is reached: its BIND_ADDRESS, or IPv4 loopback when it binds every interface.</summary>
+    public IPAddress Address { get; }
 
     public int GrpcPort { get; }
 
@@ -33,7 +37,9 @@ public sealed class SidecarProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public Uri GrpcAddress => new($"http://127.0.0.1:{GrpcPort}");
+    public Uri GrpcAddress => new($"http://{new IPEndPoint(Address, GrpcPort)}");
+
+    public Uri MetricsAddress => new($"http://{new IPEndPoint(Address, MetricsPort)}");
 
     /// <summary>
     /// Starts a sidecar that serves and waits until it is ready. GRPC_PORT and METRICS_PORT, unless
@@ -90,6 +96,8 @@ public sealed class SidecarProcess : IAsyncDisposable
         // Ports as the sidecar will read them (a test of bad values passes a value that is no number at all).
         var grpcPort = env.TryGetValue("GRPC_PORT", out var g) && int.TryParse(g, out var gp) ? gp : 80;
         var metricsPort = env.TryGetValue("METRICS_PORT", out var m) && int.TryParse(m, out var mp) ? mp : 8080;
+        var address = env.TryGetValue("BIND_ADDRESS", out var b) && IPAddress.TryParse(b, out var bound)
+            && !bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any) ? bound : IPAddress.Loopback;
         var isDll = executable.EndsWith(".dll", StringComparison.Ordinal);
         var info = new ProcessStartInfo(isDll ? "dotnet" : executable)
         {
@@ -122,7 +130,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var sidecar = new SidecarProcess(process, grpcPort, metricsPort);
+        var sidecar = new SidecarProcess(process, grpcPort, metricsPort, address);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { sidecar._lines.Enqueue(e.Data); } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { sidecar._lines.Enqueue(e.Data); } };
         process.Exited += (_, _) => sidecar._exited.TrySetResult();
@@ -140,7 +148,7 @@ public sealed class SidecarProcess : IAsyncDisposable
     {
         var started = Stopwatch.StartNew();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var url = new Uri($"http://127.0.0.1:{MetricsPort}{path}");
+        var url = new Uri(MetricsAddress, path);
         try
         {
             await Eventually.TrueAsync(

@@ -7,7 +7,8 @@ namespace Sidecar.Cache.Redis;
 
 /// <summary>
 /// Log lines of the Redis connection, tier and distributed refetch (event ids 2200–2299; the FASTER tier has
-/// 2100–2199). Never the password.
+/// 2100–2199). Never the password. A warn/error line about a failure takes its cause as the <c>{Cause}</c> argument
+/// (the host writes it under LOG_ERROR_KEY), redacted by the caller.
 /// </summary>
 internal static partial class Log
 {
@@ -16,32 +17,32 @@ internal static partial class Log
     public static partial void Connecting(ILogger logger, string endpoint, int db, bool tls, string prefix);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning,
-        Message = "Redis at {Endpoint} is not reachable at start-up; continuing without it and reconnecting in the background")]
-    public static partial void NotConnectedAtStart(ILogger logger, string endpoint);
+        Message = "Redis at {Endpoint} is not reachable at start-up ({Cause}); continuing without it and reconnecting in the background")]
+    public static partial void NotConnectedAtStart(ILogger logger, string endpoint, string cause);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning,
-        Message = "Redis connection lost ({ConnectionType} to {Endpoint}): {FailureType}; reads answer as misses until it is back")]
-    public static partial void ConnectionFailed(ILogger logger, ConnectionType connectionType, EndPoint? endpoint, ConnectionFailureType failureType);
+        Message = "Redis connection lost ({ConnectionType} to {Endpoint}): {Cause}; reads answer as misses until it is back")]
+    public static partial void ConnectionFailed(ILogger logger, ConnectionType connectionType, EndPoint? endpoint, string cause);
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Information,
         Message = "Redis connection restored ({ConnectionType} to {Endpoint})")]
     public static partial void ConnectionRestored(ILogger logger, ConnectionType connectionType, EndPoint? endpoint);
 
     [LoggerMessage(EventId = 2204, Level = LogLevel.Warning,
-        Message = "Redis {Operation} for {CacheKey} failed and was ignored: {ErrorType}: {ErrorMessage} ({Suppressed} similar errors not logged)")]
-    public static partial void OperationFailed(ILogger logger, string operation, CustomerKey cacheKey, string errorType, string errorMessage, int suppressed);
+        Message = "Redis {Operation} for {CacheKey} failed and was ignored: {Cause} ({Suppressed} similar errors not logged)")]
+    public static partial void OperationFailed(ILogger logger, string operation, CustomerKey cacheKey, string cause, int suppressed);
 
     [LoggerMessage(EventId = 2205, Level = LogLevel.Warning,
-        Message = "Redis is not connected: {Operation} for {CacheKey} ignored ({Suppressed} similar not logged)")]
-    public static partial void NotConnected(ILogger logger, string operation, CustomerKey cacheKey, int suppressed);
+        Message = "Redis {Operation} for {CacheKey} ignored: {Cause} ({Suppressed} similar not logged)")]
+    public static partial void NotConnected(ILogger logger, string operation, CustomerKey cacheKey, string cause, int suppressed);
 
     [LoggerMessage(EventId = 2206, Level = LogLevel.Error,
-        Message = "Redis key {RedisKey} holds a value that is not valid Stigg cache JSON; treated as a miss: {Error}")]
-    public static partial void CorruptValue(ILogger logger, string redisKey, string error);
+        Message = "Redis key {RedisKey} holds a value that is not valid Stigg cache JSON; treated as a miss: {Cause}")]
+    public static partial void CorruptValue(ILogger logger, string redisKey, string cause);
 
     [LoggerMessage(EventId = 2207, Level = LogLevel.Warning,
-        Message = "Redis usage key {RedisKey} or its timestamp is missing; the customer entry is treated as a miss")]
-    public static partial void UsageMissing(ILogger logger, string redisKey);
+        Message = "Redis usage key {RedisKey}: {Cause}; the customer entry is treated as a miss")]
+    public static partial void UsageMissing(ILogger logger, string redisKey, string cause);
 
     [LoggerMessage(EventId = 2208, Level = LogLevel.Debug,
         Message = "Cache data timestamp is after message timestamp: {RedisKey} keeps {StoredTimestamp}, write of {MessageTimestamp} skipped")]
@@ -52,12 +53,12 @@ internal static partial class Log
     public static partial void UsageSkippedCustomerAbsent(ILogger logger, CustomerKey cacheKey);
 
     [LoggerMessage(EventId = 2210, Level = LogLevel.Warning,
-        Message = "Redis lock {LockKey} stayed taken through every retry; the write for {CacheKey} was skipped")]
-    public static partial void WriteLockBusy(ILogger logger, string lockKey, CustomerKey cacheKey);
+        Message = "Redis lock {LockKey}: {Cause}; the write for {CacheKey} was skipped")]
+    public static partial void WriteLockBusy(ILogger logger, string lockKey, CustomerKey cacheKey, string cause);
 
     [LoggerMessage(EventId = 2211, Level = LogLevel.Warning,
-        Message = "Redis write for {CacheKey} lost every optimistic retry to concurrent writers and was skipped")]
-    public static partial void WriteConflict(ILogger logger, CustomerKey cacheKey);
+        Message = "Redis write for {CacheKey} was skipped: {Cause}")]
+    public static partial void WriteConflict(ILogger logger, CustomerKey cacheKey, string cause);
 
     [LoggerMessage(EventId = 2220, Level = LogLevel.Debug,
         Message = "Another sidecar is fetching {CacheKey}; waiting up to {TimeoutMs} ms for its notification")]
@@ -68,30 +69,30 @@ internal static partial class Log
     public static partial void RefetchWon(ILogger logger, CustomerKey cacheKey);
 
     [LoggerMessage(EventId = 2222, Level = LogLevel.Warning,
-        Message = "No refetch notification for {CacheKey} within {TimeoutMs} ms; fetching it here")]
-    public static partial void RefetchWaitTimedOut(ILogger logger, CustomerKey cacheKey, double timeoutMs);
+        Message = "Waiting for another sidecar's refetch of {CacheKey} failed: {Cause}; fetching it here")]
+    public static partial void RefetchWaitTimedOut(ILogger logger, CustomerKey cacheKey, string cause);
 
     [LoggerMessage(EventId = 2223, Level = LogLevel.Warning,
-        Message = "The sidecar fetching {CacheKey} reported an error: {Error}")]
-    public static partial void RefetchRemoteError(ILogger logger, CustomerKey cacheKey, string error);
+        Message = "The sidecar fetching {CacheKey} reported an error: {Cause}")]
+    public static partial void RefetchRemoteError(ILogger logger, CustomerKey cacheKey, string cause);
 
     [LoggerMessage(EventId = 2224, Level = LogLevel.Warning,
-        Message = "Distributed refetch coordination for {CacheKey} unavailable ({Reason}); fetching directly ({Suppressed} similar not logged)")]
-    public static partial void RefetchCoordinationUnavailable(ILogger logger, CustomerKey cacheKey, string reason, int suppressed);
+        Message = "Distributed refetch coordination for {CacheKey} unavailable ({Cause}); fetching directly ({Suppressed} similar not logged)")]
+    public static partial void RefetchCoordinationUnavailable(ILogger logger, CustomerKey cacheKey, string cause, int suppressed);
 
     [LoggerMessage(EventId = 2225, Level = LogLevel.Warning,
-        Message = "The refetch lock {LockKey} expired or was taken over while the fetch was still running")]
-    public static partial void RefetchLockLost(ILogger logger, string lockKey);
+        Message = "The refetch lock {LockKey} was lost while the fetch was still running: {Cause}")]
+    public static partial void RefetchLockLost(ILogger logger, string lockKey, string cause);
 
     [LoggerMessage(EventId = 2226, Level = LogLevel.Debug,
         Message = "Notified that {CacheKey} was stored, but reading it back from Redis missed; fetching it here")]
     public static partial void RefetchReadBackMissed(ILogger logger, CustomerKey cacheKey);
 
     [LoggerMessage(EventId = 2227, Level = LogLevel.Warning,
-        Message = "Could not publish the refetch result for {CacheKey}; waiting sidecars will time out and fetch themselves: {ErrorType}: {ErrorMessage}")]
-    public static partial void RefetchPublishFailed(ILogger logger, CustomerKey cacheKey, string errorType, string errorMessage);
+        Message = "Could not publish the refetch result for {CacheKey}; waiting sidecars will time out and fetch themselves: {Cause}")]
+    public static partial void RefetchPublishFailed(ILogger logger, CustomerKey cacheKey, string cause);
 
     [LoggerMessage(EventId = 2228, Level = LogLevel.Error,
-        Message = "Redis at {Endpoint} refused the credentials (REDIS_USERNAME / REDIS_PASSWORD); continuing without it and retrying in the background")]
-    public static partial void CredentialsRefusedAtStart(ILogger logger, string endpoint);
+        Message = "Redis at {Endpoint} refused the credentials (REDIS_USERNAME / REDIS_PASSWORD): {Cause}; continuing without it and retrying in the background")]
+    public static partial void CredentialsRefusedAtStart(ILogger logger, string endpoint, string cause);
 }

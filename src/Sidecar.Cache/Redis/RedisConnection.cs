@@ -122,13 +122,13 @@ public sealed class RedisConnection : IAsyncDisposable
         var connection = new RedisConnection(multiplexer, options, logger, timeProvider);
         if (!multiplexer.IsConnected)
         {
-            if (connectLog.Says("WRONGPASS", "NOAUTH", "AuthenticationFailure", "invalid password", "invalid username-password"))
+            if (connectLog.LineSaying("WRONGPASS", "NOAUTH", "AuthenticationFailure", "invalid password", "invalid username-password") is { } refusal)
             {
-                Log.CredentialsRefusedAtStart(logger, endpoint);
+                Log.CredentialsRefusedAtStart(logger, endpoint, connection.Redact(refusal));
             }
             else
             {
-                Log.NotConnectedAtStart(logger, endpoint);
+                Log.NotConnectedAtStart(logger, endpoint, $"no connection within the {options.ConnectTimeout.TotalMilliseconds:0} ms connect timeout");
             }
         }
 
@@ -169,7 +169,7 @@ public sealed class RedisConnection : IAsyncDisposable
 
         if (_disconnectedLogs.TryEnter(out var suppressed))
         {
-            Log.NotConnected(Logger, operation, key, suppressed);
+            Log.NotConnected(Logger, operation, key, "not connected to Redis", suppressed);
         }
 
         return false;
@@ -207,12 +207,15 @@ public sealed class RedisConnection : IAsyncDisposable
     {
         if (_errorLogs.TryEnter(out var suppressed))
         {
-            Log.OperationFailed(Logger, operation, key, ErrorType(ex), Redact(ex.Message), suppressed);
+            Log.OperationFailed(Logger, operation, key, Cause(ex), suppressed);
         }
     }
 
     /// <summary>The error type as logged: "Timeout" for our own bound, else the exception's type name.</summary>
     internal static string ErrorType(Exception ex) => ex is TimeoutException ? "Timeout" : ex.GetType().Name;
+
+    /// <summary>A failure's cause as logged: its type and message, password redacted.</summary>
+    internal string Cause(Exception ex) => ErrorType(ex) + ": " + Redact(ex.Message);
 
     internal string Redact(string message) =>
         string.IsNullOrEmpty(Options.Password) ? message : message.Replace(Options.Password, "*****", StringComparison.Ordinal);
@@ -221,7 +224,7 @@ public sealed class RedisConnection : IAsyncDisposable
     {
         if (_connectionLogs.TryEnter(out _))
         {
-            Log.ConnectionFailed(Logger, e.ConnectionType, e.EndPoint, e.FailureType);
+            Log.ConnectionFailed(Logger, e.ConnectionType, e.EndPoint, e.Exception is { } ex ? $"{e.FailureType}: {Redact(ex.Message)}" : e.FailureType.ToString());
         }
     }
 
@@ -262,7 +265,8 @@ public sealed class RedisConnection : IAsyncDisposable
             }
         }
 
-        public bool Says(params string[] words)
+        /// <summary>The first line of the connection log that contains one of <paramref name="words"/>, or null.</summary>
+        public string? LineSaying(params string[] words)
         {
             string text;
             lock (_gate)
@@ -270,7 +274,7 @@ public sealed class RedisConnection : IAsyncDisposable
                 text = ToString();
             }
 
-            return words.Any(w => text.Contains(w, StringComparison.OrdinalIgnoreCase));
+            return text.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => words.Any(w => l.Contains(w, StringComparison.OrdinalIgnoreCase)));
         }
     }
 }

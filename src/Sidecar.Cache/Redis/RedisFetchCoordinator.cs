@@ -148,7 +148,7 @@ public sealed class RedisFetchCoordinator : IFetchCoordinator
 
         if (message is null)
         {
-            Log.RefetchWaitTimedOut(_connection.Logger, key, _waitTimeout.TotalMilliseconds);
+            Log.RefetchWaitTimedOut(_connection.Logger, key, $"no notification within {_waitTimeout.TotalMilliseconds:0} ms");
             return await fetchAndStore(cancellationToken).ConfigureAwait(false);
         }
 
@@ -265,7 +265,7 @@ public sealed class RedisFetchCoordinator : IFetchCoordinator
 
                 if (!extended)
                 {
-                    Log.RefetchLockLost(_connection.Logger, lockKey);
+                    Log.RefetchLockLost(_connection.Logger, lockKey, "it expired or another sidecar took it over");
                     return;
                 }
             }
@@ -313,7 +313,7 @@ public sealed class RedisFetchCoordinator : IFetchCoordinator
         }
         catch (Exception ex)
         {
-            Log.RefetchPublishFailed(_connection.Logger, key, RedisConnection.ErrorType(ex), _connection.Redact(ex.Message));
+            Log.RefetchPublishFailed(_connection.Logger, key, _connection.Cause(ex));
         }
     }
 

@@ -79,7 +79,7 @@ public sealed class RedisTier : ISnapshotTier
             locked = await AcquireWriteLockAsync(lockKey, token, cancellationToken).ConfigureAwait(false);
             if (!locked)
             {
-                Log.WriteLockBusy(_connection.Logger, lockKey, key);
+                Log.WriteLockBusy(_connection.Logger, lockKey, key, "held by another writer through every retry");
                 return;
             }
 

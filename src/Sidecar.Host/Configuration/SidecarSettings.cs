@@ -24,7 +24,8 @@ internal enum SourceMode
 /// <summary>
 /// Every setting of the process, read once at start from the environment: the Stigg Sidecar's documented variables
 /// with their documented defaults, plus ours (listed in the README). It composes the option records of the parts
-/// (Stigg client, cache, tiers); a variable's default is the default of the option it sets, written once. A bad value
+/// (Stigg client, cache, tiers); every variable is declared once, with its default and meaning, in
+/// <see cref="EnvVariables"/> (which --help prints), its default taken from the option it sets. A bad value
 /// throws <see cref="SettingsException"/> naming the variable.
 /// </summary>
 internal sealed record SidecarSettings
@@ -53,6 +54,8 @@ internal sealed record SidecarSettings
 
     public required LogSettings Logging { get; init; }
 
+    public required TelemetrySettings Telemetry { get; init; }
+
     public required TieredCacheOptions Cache { get; init; }
 
     /// <summary>CACHE_MAX_SIZE_BYTES: default half of the memory this process may use (the GC reports the cgroup limit).</summary>
@@ -80,15 +83,15 @@ internal sealed record SidecarSettings
 
     public static SidecarSettings Load(EnvReader env)
     {
-        var offline = env.Bool("OFFLINE", false);
-        var file = env.String("ENTITLEMENTS_FILE");
+        var offline = env.Bool(EnvVariables.Offline);
+        var file = env.String(EnvVariables.EntitlementsFile);
         if (file is not null && !System.IO.File.Exists(file))
         {
             throw new SettingsException($"ENTITLEMENTS_FILE: no such file '{file}'");
         }
 
         var mode = offline ? SourceMode.Offline : file is not null ? SourceMode.File : SourceMode.Stigg;
-        var apiKey = env.String("SERVER_API_KEY");
+        var apiKey = env.String(EnvVariables.ServerApiKey);
         if (mode == SourceMode.Stigg && apiKey is null)
         {
             throw new SettingsException("SERVER_API_KEY: required (or set ENTITLEMENTS_FILE for a local entitlements file, or OFFLINE=true)");
@@ -100,22 +103,22 @@ internal sealed record SidecarSettings
         FallbackSet fallbacks;
         try
         {
-            fallbacks = FallbackSet.Parse(env.String("ENTITLEMENTS_FALLBACK"));
+            fallbacks = FallbackSet.Parse(env.String(EnvVariables.EntitlementsFallback));
         }
         catch (FormatException ex)
         {
             throw new SettingsException($"ENTITLEMENTS_FALLBACK: {ex.Message}");
         }
 
-        var persistence = env.String("CACHE_PERSISTENCE", "faster").ToLowerInvariant() switch
+        var persistence = env.String(EnvVariables.CachePersistence)!.ToLowerInvariant() switch
         {
             "faster" => true,
             "none" => false,
             var other => throw new SettingsException($"CACHE_PERSISTENCE: expected 'faster' or 'none', got '{other}'"),
         };
 
-        var budget = env.LongOrNull("CACHE_MAX_SIZE_BYTES", 1 << 20, long.MaxValue) ?? DefaultCacheBudget();
-        var directory = Path.GetFullPath(env.String("CACHE_DIR", Path.Combine(".", "sidecar-cache")));
+        var budget = env.LongOrNull(EnvVariables.CacheMaxSizeBytes, 1 << 20, long.MaxValue) ?? DefaultCacheBudget();
+        var directory = Path.GetFullPath(env.String(EnvVariables.CacheDir)!);
         var fasterOptions = FasterFrom(env, directory, budget); // read in every mode, like every variable
         var faster = mode == SourceMode.Stigg && persistence ? fasterOptions : null;
         var hotBudget = faster is null
@@ -130,68 +133,63 @@ internal sealed record SidecarSettings
             Fallbacks = fallbacks,
             Server = ServerSettings.Load(env),
             Logging = LogSettings.Load(env),
+            Telemetry = TelemetrySettings.Load(env),
             Cache = CacheFrom(env),
             CacheMaxSizeBytes = budget,
             HotBudgetBytes = hotBudget,
             CacheDirectory = directory,
             Faster = faster,
-            Redis = mode == SourceMode.Stigg && env.String("REDIS_ENVIRONMENT_PREFIX") is not null ? redis : null,
+            Redis = mode == SourceMode.Stigg && env.IsSet(EnvVariables.RedisEnvironmentPrefix) ? redis : null,
             Outbox = new UsageOutboxOptions
             {
                 Directory = persistence ? Path.Combine(directory, "outbox") : null,
-                MaxBytes = env.LongOrNull("USAGE_OUTBOX_MAX_BYTES", 1 << 20, long.MaxValue) ?? UsageOutboxOptions.DefaultMaxBytes,
+                MaxBytes = env.Long(EnvVariables.UsageOutboxMaxBytes, 1 << 20, long.MaxValue),
             },
             Secrets = [.. new[] { apiKey, redis.Password }.OfType<string>()],
         };
     }
 
-    private static TieredCacheOptions CacheFrom(EnvReader env)
+    private static TieredCacheOptions CacheFrom(EnvReader env) => new()
     {
-        var freshness = TimeSpan.FromSeconds(env.Long("CACHE_FRESHNESS_SECS", 30, 0, 86_400));
-        var defaults = new TieredCacheOptions { FreshnessWindow = freshness };
-        return defaults with
-        {
-            MissBudget = env.Milliseconds("ENTITLEMENTS_MISS_BUDGET_MS", defaults.MissBudget, 1, 600_000),
-            RefetchOnEveryCheck = env.Bool("CACHE_REFETCH_ON_EVERY_CHECK", defaults.RefetchOnEveryCheck),
-        };
-    }
+        FreshnessWindow = env.Seconds(EnvVariables.CacheFreshnessSecs, 0, 86_400),
+        MissBudget = env.Milliseconds(EnvVariables.EntitlementsMissBudgetMs, 1, 600_000),
+        RefetchOnEveryCheck = env.Bool(EnvVariables.CacheRefetchOnEveryCheck),
+    };
 
     private static UpstreamOptions StiggFrom(EnvReader env, string apiKey)
     {
         var defaults = new UpstreamOptions { ApiKey = apiKey };
-        var apiUrlSet = env.String("API_URL") is not null;
-        var apiUrl = env.UrlOrNull("API_URL", "http", "https") ?? defaults.ApiUrl;
+        var apiUrlSet = env.IsSet(EnvVariables.ApiUrl);
+        var apiUrl = env.Url(EnvVariables.ApiUrl, "http", "https")!;
         return defaults with
         {
             ApiUrl = apiUrl,
-            EdgeEnabled = env.Bool("EDGE_ENABLED", defaults.EdgeEnabled),
-            EdgeApiUrl = env.UrlOrNull("EDGE_API_URL", "http", "https") ?? (apiUrlSet ? DeriveEdgeUrl(apiUrl) : defaults.EdgeApiUrl),
-            WsEnabled = env.Bool("WS_ENABLED", defaults.WsEnabled),
-            WsUrl = env.UrlOrNull("WS_URL", "ws", "wss") ?? (apiUrlSet ? DeriveWsUrl(apiUrl) : defaults.WsUrl),
-            EntitlementsTimeout = env.Milliseconds("ENTITLEMENTS_TIMEOUT_MS", defaults.EntitlementsTimeout, 100, 600_000),
+            EdgeEnabled = env.Bool(EnvVariables.EdgeEnabled),
+            EdgeApiUrl = env.Url(EnvVariables.EdgeApiUrl, "http", "https") ?? (apiUrlSet ? DeriveEdgeUrl(apiUrl) : defaults.EdgeApiUrl),
+            WsEnabled = env.Bool(EnvVariables.WsEnabled),
+            WsUrl = env.Url(EnvVariables.WsUrl, "ws", "wss") ?? (apiUrlSet ? DeriveWsUrl(apiUrl) : defaults.WsUrl),
+            EntitlementsTimeout = env.Milliseconds(EnvVariables.EntitlementsTimeoutMs, 100, 600_000),
+            UserAgent = SidecarVersion.UserAgent,
         };
     }
 
-    private static RedisTierOptions RedisFrom(EnvReader env)
+    private static RedisTierOptions RedisFrom(EnvReader env) => new()
     {
-        var defaults = new RedisTierOptions { EnvironmentPrefix = env.String("REDIS_ENVIRONMENT_PREFIX") ?? string.Empty };
-        return defaults with
-        {
-            Host = env.String("REDIS_HOST", defaults.Host),
-            Port = env.Port("REDIS_PORT", defaults.Port),
-            Db = (int)env.Long("REDIS_DB", defaults.Db, 0, int.MaxValue),
-            Username = env.String("REDIS_USERNAME"),
-            Password = env.String("REDIS_PASSWORD"),
-            Tls = env.Bool("REDIS_TLS", defaults.Tls),
-            KeysTtlSeconds = (int)env.Long("REDIS_KEYS_TTL_IN_SECS", defaults.KeysTtlSeconds, int.MinValue, int.MaxValue),
-            OperationTimeout = env.Milliseconds("REDIS_TIMEOUT_MS", defaults.OperationTimeout, 10, 60_000),
-        };
-    }
+        EnvironmentPrefix = env.String(EnvVariables.RedisEnvironmentPrefix) ?? string.Empty,
+        Host = env.String(EnvVariables.RedisHost)!,
+        Port = env.Port(EnvVariables.RedisPort),
+        Db = (int)env.Long(EnvVariables.RedisDb, 0, int.MaxValue),
+        Username = env.String(EnvVariables.RedisUsername),
+        Password = env.String(EnvVariables.RedisPassword),
+        Tls = env.Bool(EnvVariables.RedisTls),
+        KeysTtlSeconds = (int)env.Long(EnvVariables.RedisKeysTtlInSecs, int.MinValue, int.MaxValue),
+        OperationTimeout = env.Milliseconds(EnvVariables.RedisTimeoutMs, 10, 60_000),
+    };
 
     private static FasterTierOptions FasterFrom(EnvReader env, string directory, long budget)
     {
         var sized = FasterTierOptions.FromCacheBudget(directory, (long)(budget * FasterShare));
-        return sized with { CheckpointInterval = env.Seconds("CACHE_CHECKPOINT_INTERVAL_SECS", sized.CheckpointInterval, 1, 86_400) };
+        return sized with { CheckpointInterval = env.Seconds(EnvVariables.CacheCheckpointIntervalSecs, 1, 86_400) };
     }
 
     private static long DefaultCacheBudget() => Math.Max(1 << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2);
@@ -220,6 +218,9 @@ internal sealed record ServerSettings
 
     public string? GrpcUnixSocket { get; init; }
 
+    /// <summary>GRPC_REFLECTION: serve the reflection service (grpcurl list/describe) next to the sidecar's own.</summary>
+    public bool GrpcReflection { get; init; }
+
     public int MetricsPort { get; init; } = 8080;
 
     public string HealthPath { get; init; } = "/livez";
@@ -228,9 +229,8 @@ internal sealed record ServerSettings
 
     public static ServerSettings Load(EnvReader env)
     {
-        var defaults = new ServerSettings();
-        var grpcPort = env.Port("GRPC_PORT", defaults.GrpcPort);
-        var metricsPort = env.Port("METRICS_PORT", defaults.MetricsPort);
+        var grpcPort = env.Port(EnvVariables.GrpcPort);
+        var metricsPort = env.Port(EnvVariables.MetricsPort);
         if (grpcPort == metricsPort)
         {
             throw new SettingsException($"METRICS_PORT: must differ from GRPC_PORT ({grpcPort})");
@@ -238,15 +238,16 @@ internal sealed record ServerSettings
 
         return new ServerSettings
         {
-            BindAddress = env.String("BIND_ADDRESS") is { } bind
+            BindAddress = env.String(EnvVariables.BindAddress) is { } bind
                 ? IPAddress.TryParse(bind, out var ip) ? ip : throw new SettingsException($"BIND_ADDRESS: expected an IP address such as 127.0.0.1, got '{bind}'")
                 : null,
             GrpcPort = grpcPort,
-            LegacyTlsPort = env.Port("PORT", defaults.LegacyTlsPort),
-            GrpcUnixSocket = env.String("GRPC_UNIX_SOCKET"),
+            LegacyTlsPort = env.Port(EnvVariables.LegacyTlsPort),
+            GrpcUnixSocket = env.String(EnvVariables.GrpcUnixSocket),
+            GrpcReflection = env.Bool(EnvVariables.GrpcReflection),
             MetricsPort = metricsPort,
-            HealthPath = env.PathSegment("HEALTH_ENDPOINT_URL", defaults.HealthPath),
-            ReadyPath = env.PathSegment("READY_ENDPOINT_URL", defaults.ReadyPath),
+            HealthPath = env.PathSegment(EnvVariables.HealthEndpointUrl),
+            ReadyPath = env.PathSegment(EnvVariables.ReadyEndpointUrl),
         };
     }
 }
@@ -270,10 +271,8 @@ internal sealed record LogSettings
 
     public static LogSettings Load(EnvReader env)
     {
-        var defaults = new LogSettings();
-        var level = env.String("LOG_LEVEL")?.ToLowerInvariant() switch
+        var level = env.String(EnvVariables.LogLevel)!.ToLowerInvariant() switch
         {
-            null => defaults.Level,
             "error" => LogLevelSetting.Error,
             "warn" or "warning" => LogLevelSetting.Warn,
             "info" => LogLevelSetting.Info,
@@ -283,8 +282,25 @@ internal sealed record LogSettings
         return new LogSettings
         {
             Level = level,
-            MessageKey = env.String("LOG_MESSAGE_KEY", defaults.MessageKey),
-            ErrorKey = env.String("LOG_ERROR_KEY", defaults.ErrorKey),
+            MessageKey = env.String(EnvVariables.LogMessageKey)!,
+            ErrorKey = env.String(EnvVariables.LogErrorKey)!,
         };
     }
+}
+
+/// <summary>OTEL_SERVICE_NAME and OTEL_EXPORTER_OTLP_ENDPOINT: how the metrics name the service and where else they go.</summary>
+internal sealed record TelemetrySettings
+{
+    public const string DefaultServiceName = "sidecar";
+
+    public string ServiceName { get; init; } = DefaultServiceName;
+
+    /// <summary>Where metrics are also pushed over OTLP; null: only the Prometheus endpoint serves them.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+
+    public static TelemetrySettings Load(EnvReader env) => new()
+    {
+        ServiceName = env.String(EnvVariables.OtelServiceName)!,
+        OtlpEndpoint = env.Url(EnvVariables.OtelExporterOtlpEndpoint, "http", "https"),
+    };
 }

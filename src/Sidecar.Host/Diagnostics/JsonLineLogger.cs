@@ -12,6 +12,11 @@ namespace Sidecar.Host.Diagnostics;
 /// one-letter "key" would garble every word that contains that letter.
 /// </summary>
 /// <remarks>
+/// The error key carries the cause of a failure: the exception logged with the line (type and message), or else the
+/// line's structured <c>{Cause}</c> argument (<see cref="CauseField"/>). Every warn/error message about a failure in
+/// the sidecar's projects takes one of the two, so an operator filtering on LOG_ERROR_KEY sees every failure and why.
+/// </remarks>
+/// <remarks>
 /// A line is formatted on the logging thread and written by one dedicated writer thread behind a bounded queue, so a
 /// request never waits on stdout (the console logger's design; its queue writes only to the process console, and the
 /// tests and embedders give this provider a stream of their own). A full queue makes the logger wait, never drop a
@@ -20,6 +25,9 @@ namespace Sidecar.Host.Diagnostics;
 internal sealed class JsonLineLoggerProvider : ILoggerProvider
 {
     public const int MinimumSecretLength = 6;
+
+    /// <summary>The message argument whose value is written under LOG_ERROR_KEY when no exception is logged.</summary>
+    public const string CauseField = "Cause";
 
     private const int QueueLength = 4096;
 
@@ -92,16 +100,24 @@ internal sealed class JsonLineLoggerProvider : ILoggerProvider
             }
 
             json.WriteString(messageKey, message);
+            var fields = state as IReadOnlyList<KeyValuePair<string, object?>>;
+            var causeInErrorKey = false;
             if (exception is not null)
             {
                 json.WriteString(errorKey, Redact(exception.GetType().Name + ": " + exception.Message));
             }
+            else if (fields is not null && Cause(fields) is { } cause)
+            {
+                json.WriteString(errorKey, Redact(cause));
+                causeInErrorKey = true;
+            }
 
-            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields)
+            if (fields is not null)
             {
                 foreach (var (key, value) in fields)
                 {
-                    if (key == "{OriginalFormat}" || key == messageKey || key == errorKey || key is "level" or "time" or "logger" or "event")
+                    if (key == "{OriginalFormat}" || key == messageKey || key == errorKey || key is "level" or "time" or "logger" or "event"
+                        || (causeInErrorKey && key == CauseField))
                     {
                         continue;
                     }
@@ -122,6 +138,19 @@ internal sealed class JsonLineLoggerProvider : ILoggerProvider
         {
             // Logged after the provider was disposed: there is no writer left to take it.
         }
+    }
+
+    private static string? Cause(IReadOnlyList<KeyValuePair<string, object?>> fields)
+    {
+        for (var i = 0; i < fields.Count; i++)
+        {
+            if (fields[i].Key == CauseField)
+            {
+                return fields[i].Value?.ToString();
+            }
+        }
+
+        return null;
     }
 
     private void WriteField(Utf8JsonWriter json, string key, object? value)

@@ -2,14 +2,17 @@ using Microsoft.Extensions.Logging;
 
 namespace Sidecar.Host.Diagnostics;
 
-/// <summary>Every log line the host writes, source-generated (no boxing, no reflection); event ids 1–99.</summary>
+/// <summary>
+/// Every log line the host writes, source-generated (no boxing, no reflection); event ids 1–99. A warn/error line about a
+/// failure takes the exception, or its cause as the <c>{Cause}</c> argument: the JSON logger writes either under LOG_ERROR_KEY.
+/// </summary>
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Information, "Sidecar listening: gRPC on {GrpcEndpoint}, health and metrics on port {MetricsPort}, source {Mode}")]
     public static partial void Listening(ILogger logger, string grpcEndpoint, int metricsPort, string mode);
 
-    [LoggerMessage(4, LogLevel.Warning, "Entitlements file {Path} could not be read, keeping the previous contents: {Reason}")]
-    public static partial void EntitlementsFileInvalid(ILogger logger, string path, string reason);
+    [LoggerMessage(4, LogLevel.Warning, "Entitlements file {Path} could not be read, keeping the previous contents: {Cause}")]
+    public static partial void EntitlementsFileInvalid(ILogger logger, string path, string cause);
 
     [LoggerMessage(5, LogLevel.Information, "Entitlements file reloaded: {Customers} entries, {Changed} changed, {Removed} removed")]
     public static partial void EntitlementsFileReloaded(ILogger logger, int customers, int changed, int removed);
@@ -18,13 +21,13 @@ internal static partial class Log
     public static partial void Ready(ILogger logger, int customers, long elapsedMs);
 
     [LoggerMessage(7, LogLevel.Error, "Stigg rejected the API key; serving from cache and fallback values only")]
-    public static partial void ApiKeyInvalid(ILogger logger);
+    public static partial void ApiKeyInvalid(ILogger logger, Exception exception);
 
-    [LoggerMessage(8, LogLevel.Warning, "Stigg is unreachable at start-up, serving from cache and fallback values until it answers: {Reason}")]
-    public static partial void UpstreamUnreachableAtStart(ILogger logger, string reason);
+    [LoggerMessage(8, LogLevel.Warning, "Stigg is unreachable at start-up, serving from cache and fallback values until it answers: {Cause}")]
+    public static partial void UpstreamUnreachableAtStart(ILogger logger, string cause);
 
-    [LoggerMessage(9, LogLevel.Warning, "Usage report failed: {Reason} ({Suppressed} more failures since the last line)")]
-    public static partial void UsageReportFailed(ILogger logger, string reason, int suppressed);
+    [LoggerMessage(9, LogLevel.Warning, "Usage report failed: {Cause} ({Suppressed} more failures since the last line)")]
+    public static partial void UsageReportFailed(ILogger logger, string cause, int suppressed);
 
     [LoggerMessage(10, LogLevel.Information, "Shutting down: draining requests")]
     public static partial void ShuttingDown(ILogger logger);

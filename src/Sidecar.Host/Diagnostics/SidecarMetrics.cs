@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Sidecar.Cache;
 using Sidecar.Cache.Faster;
+using Sidecar.Cache.Redis;
+using Sidecar.Upstream;
 using Sidecar.Upstream.Outbox;
 
 namespace Sidecar.Host.Diagnostics;
@@ -10,6 +12,7 @@ namespace Sidecar.Host.Diagnostics;
 /// The host's instruments: gRPC requests and their duration, fallback answers, events applied. The cache's own
 /// (hits by tier, misses, fetches, revalidations, size) are in <see cref="CacheMetrics"/>; both are on one meter,
 /// exported as Prometheus text on METRICS_PORT. Tag values are interned constants so recording allocates nothing.
+/// The state of a dependency is a state set (<see cref="ObserveState"/>): one series per state, 1 for the current one.
 /// </summary>
 internal sealed class SidecarMetrics : IDisposable
 {
@@ -27,6 +30,15 @@ internal sealed class SidecarMetrics : IDisposable
             "sidecar.upstream.circuit",
             () => status.StiggCircuit switch { "open" => 2, "halfOpen" => 1, _ => 0 },
             description: "Stigg's circuit breaker: 0 closed, 1 half-open (probing), 2 open (misses answer the fallback at once)");
+        _meter.CreateObservableGauge(
+            "sidecar.build.info",
+            () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", SidecarVersion.Informational)),
+            description: "Always 1; the version label is the build's version with its commit (as sidecar --version prints it)");
+        ObserveState(
+            "sidecar.events.state",
+            "Stigg's real-time event stream (WS_ENABLED): 1 for the current state",
+            ["disabled", .. Enum.GetNames<EventStreamState>().Select(n => n.ToLowerInvariant())],
+            () => status.Events);
         _requests = _meter.CreateCounter<long>("sidecar.grpc.requests", description: "gRPC requests by method and status code");
         _duration = _meter.CreateHistogram<double>("sidecar.grpc.request.duration", unit: "s", description: "Server-side gRPC handling time by method",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
@@ -45,14 +57,37 @@ internal sealed class SidecarMetrics : IDisposable
     }
 
     /// <summary>The FASTER tier: whether it persists, and what went wrong with its disk or its records.</summary>
-    public void Observe(FasterTier faster)
+    public void Observe(FasterTier faster, Func<string> state)
     {
+        ObserveState("sidecar.persistence.state", "The FASTER tier: healthy, degraded (the disk failed it; serving from memory) or unavailable (CACHE_DIR cannot be written)", ["healthy", "degraded", "unavailable"], state);
         _meter.CreateObservableGauge("sidecar.persistence.degraded", () => faster.Degraded ? 1 : 0, description: "1 while the FASTER tier is not persisting (disk full, directory gone, read-only); the sidecar serves from memory");
         _meter.CreateObservableCounter("sidecar.persistence.faults", () => faster.Faults, description: "Times the disk failed the FASTER store (a failed flush, checkpoint or manifest write)");
         _meter.CreateObservableCounter("sidecar.persistence.resumes", () => faster.Resumes, description: "Times persistence resumed on a new store after a fault");
         _meter.CreateObservableCounter("sidecar.persistence.skipped.writes", () => faster.SkippedWrites, description: "Writes not persisted while degraded");
         _meter.CreateObservableCounter("sidecar.persistence.corrupt.records", () => faster.CorruptRecords, description: "Stored records that failed their checksum or key check (each answered as a miss and removed)");
         _meter.CreateObservableGauge("sidecar.persistence.index.buckets", () => faster.IndexBuckets, description: "Buckets of the FASTER hash index (64 bytes each; grows with the data)");
+    }
+
+    /// <summary>Redis's connection (REDIS_* set): 1 while connected, 0 while reads answer as misses.</summary>
+    public void Observe(RedisConnection redis) =>
+        _meter.CreateObservableGauge("sidecar.redis.connected", () => redis.IsConnected ? 1 : 0, description: "Whether the shared Redis tier is connected (1) or not (0)");
+
+    /// <summary>
+    /// A state set: <c>name{state="…"}</c> for every state in <paramref name="states"/>, 1 for the one
+    /// <paramref name="current"/> returns and 0 for the others, so a state change never leaves a stale series at 1.
+    /// </summary>
+    public void ObserveState(string name, string description, IReadOnlyList<string> states, Func<string> current)
+    {
+        var tags = states.Select(s => new KeyValuePair<string, object?>("state", s)).ToArray();
+        _meter.CreateObservableGauge(name, () => Measure(states, tags, current()), description: description);
+
+        static IEnumerable<Measurement<int>> Measure(IReadOnlyList<string> states, KeyValuePair<string, object?>[] tags, string current)
+        {
+            for (var i = 0; i < states.Count; i++)
+            {
+                yield return new Measurement<int>(states[i] == current ? 1 : 0, tags[i]);
+            }
+        }
     }
 
     public void Request(string method, string status, long startTimestamp)

@@ -25,7 +25,7 @@ internal sealed class ApiKeyCheck(StiggApiClient client, SidecarStatus status, I
         catch (UpstreamException ex) when (ex.Failure == UpstreamFailure.Unauthorized)
         {
             status.Upstream = "invalid-api-key";
-            Log.ApiKeyInvalid(logger);
+            Log.ApiKeyInvalid(logger, ex);
         }
         catch (Exception ex)
         {

@@ -33,7 +33,7 @@ internal sealed class CacheTiers(SidecarSettings settings, SidecarStatus status,
             Faster = await FasterTier.OpenAsync(fasterOptions, loggers.CreateLogger("Sidecar.Faster"), time, cancellationToken).ConfigureAwait(false);
             _all.Add(Faster);
             status.Observe(Faster);
-            metrics.Observe(Faster);
+            metrics.Observe(Faster, () => status.Persistence);
             status.PersistentMemoryBytes = fasterOptions.EffectiveMemoryBytes + (fasterOptions.EffectiveMaxIndexBuckets * 64);
         }
 

@@ -1,9 +1,13 @@
 using Grpc.AspNetCore.Server.Model;
+using Grpc.Health.V1;
 using Grpc.HealthCheck;
+using Grpc.Reflection;
+using Grpc.Reflection.V1Alpha;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Sidecar.Cache;
 using Sidecar.Cache.Hot;
 using Sidecar.Host.Configuration;
@@ -12,6 +16,7 @@ using Sidecar.Host.Rpc;
 using Sidecar.Host.Sources;
 using Sidecar.Upstream;
 using Sidecar.Upstream.Outbox;
+using Stigg.Sidecar.V1;
 
 namespace Sidecar.Host.Hosting;
 
@@ -80,12 +85,34 @@ internal static class SidecarServices
         services.AddSingleton<SidecarGrpcService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<SidecarGrpcService>, SidecarMethodProvider>());
         services.AddSingleton<HealthServiceImpl>();
+        if (settings.Server.GrpcReflection)
+        {
+            // Grpc.Reflection's service over the generated descriptors, not Grpc.AspNetCore.Server.Reflection: that
+            // one discovers services by reflecting on their types (trim warnings), and our method provider is custom.
+            services.AddSingleton(new ReflectionServiceImpl(SidecarService.Descriptor, Health.Descriptor, ServerReflection.Descriptor));
+        }
+
         services.AddGrpc(o =>
         {
             o.EnableDetailedErrors = false;
             o.IgnoreUnknownServices = false;
         });
-        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(SidecarMetrics.MeterName).AddPrometheusExporter());
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(settings.Telemetry.ServiceName, serviceVersion: SidecarVersion.Informational))
+            .WithMetrics(m =>
+            {
+                // Ours, then the runtime's (GC, heap, JIT, thread pool, exceptions: System.Runtime on .NET 9+), the
+                // process's (CPU, memory, threads) and Kestrel's (connections, queues). No per-request HTTP meter:
+                // it would cost every gRPC call, and sidecar.grpc.* already counts and times them.
+                m.AddMeter(SidecarMetrics.MeterName, "System.Runtime", "Microsoft.AspNetCore.Server.Kestrel")
+                    .AddProcessInstrumentation()
+                    .AddPrometheusExporter();
+                if (settings.Telemetry.OtlpEndpoint is not null)
+                {
+                    // The exporter reads OTEL_EXPORTER_OTLP_* itself (endpoint, protocol, headers) as the spec defines.
+                    m.AddOtlpExporter();
+                }
+            });
         return services;
     }
 

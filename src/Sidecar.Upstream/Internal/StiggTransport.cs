@@ -56,7 +56,7 @@ internal sealed class StiggTransport : IDisposable
         }
 
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Sidecar.Aot", "1.0"));
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
     }
 
     public StiggResilience Resilience { get; }

@@ -118,7 +118,7 @@ public sealed partial class UsageOutbox : IDisposable
 
         if (repairedPages > 0)
         {
-            OutboxLogMessages.LengthHeadersRepaired(logger, repairedPages);
+            OutboxLogMessages.LengthHeadersRepaired(logger, repairedPages, "a damaged length header");
         }
 
         var outbox = new UsageOutbox(log, options, logger, time) { _quarantined = repairedPages };
@@ -317,7 +317,7 @@ public sealed partial class UsageOutbox : IDisposable
 
         if (damaged > 0)
         {
-            OutboxLogMessages.DamageFound(_logger, damaged);
+            OutboxLogMessages.DamageFound(_logger, damaged, "a torn or corrupted write");
         }
     }
 

@@ -84,7 +84,7 @@ internal sealed class RedisSnapshotReader(RedisConnection connection)
                 {
                     if (connection.DataLogs.TryEnter(out _))
                     {
-                        Log.UsageMissing(connection.Logger, usageKey);
+                        Log.UsageMissing(connection.Logger, usageKey, value.IsNullOrEmpty ? "the usage value is missing" : "its timestamp is missing");
                     }
 
                     return null;

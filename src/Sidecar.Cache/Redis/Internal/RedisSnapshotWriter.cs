@@ -118,7 +118,7 @@ internal sealed class RedisSnapshotWriter(RedisConnection connection)
             }
         }
 
-        Log.WriteConflict(connection.Logger, key);
+        Log.WriteConflict(connection.Logger, key, "concurrent writers won every optimistic retry");
         return false;
     }
 }
