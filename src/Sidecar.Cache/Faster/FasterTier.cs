@@ -427,7 +427,7 @@ public sealed class FasterTier : ISnapshotTier
     private void Corrupt(SnapshotFormatException ex, CustomerKey key)
     {
         Interlocked.Increment(ref _corruptRecords);
-        Log.CorruptRecord(_logger, ex, key.ToString(), ex.Message);
+        Log.CorruptRecord(_logger, ex, key.ToString());
     }
 
     /// <summary>An I/O error from FASTER means the disk under this store is failing: fault it (the first cause is logged).</summary>
@@ -439,7 +439,7 @@ public sealed class FasterTier : ISnapshotTier
         }
         else
         {
-            Log.OperationFailed(_logger, ex, operation, key.ToString(), ex.Message);
+            Log.OperationFailed(_logger, ex, operation, key.ToString());
         }
     }
 

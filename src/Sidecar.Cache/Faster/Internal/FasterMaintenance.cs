@@ -97,7 +97,7 @@ internal sealed class FasterMaintenance(FasterStore store, FasterTierOptions opt
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Log.MaintenanceFailed(logger, ex, ex.Message);
+            Log.MaintenanceFailed(logger, ex);
             return false;
         }
     }
@@ -287,7 +287,7 @@ internal sealed class FasterMaintenance(FasterStore store, FasterTierOptions opt
         }
         catch (Exception ex)
         {
-            Log.MaintenanceFailed(logger, ex, ex.Message);
+            Log.MaintenanceFailed(logger, ex);
         }
         finally
         {

@@ -98,7 +98,7 @@ internal sealed class FasterStore : IDisposable
         }
         catch (Exception ex)
         {
-            Log.DisposeFailed(_logger, ex, ex.Message);
+            Log.DisposeFailed(_logger, ex);
         }
         finally
         {

@@ -163,7 +163,7 @@ internal static class FasterStoreFiles
         }
         catch (Exception ex)
         {
-            Log.RecoveryFailed(logger, ex, layout.Directory, ex.Message);
+            Log.RecoveryFailed(logger, ex, layout.Directory);
             store.Dispose();
             Quarantine(root, [layout.Directory], $"FASTER could not recover it: {ex.Message}", logger);
             return Fresh(FasterRecoveryOutcome.CorruptStartedEmpty);

@@ -34,7 +34,7 @@ internal sealed class SessionPool(Store store, ILogger logger) : IDisposable
         }
         catch (Exception ex)
         {
-            Log.OperationFailed(logger, ex, "session dispose", string.Empty, ex.Message);
+            Log.OperationFailed(logger, ex, "session dispose", string.Empty);
         }
     }
 
