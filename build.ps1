@@ -1,33 +1,13 @@
 #!/usr/bin/env pwsh
-# Thin wrapper over the same dotnet commands CI runs (.ci/run). Usage: ./build.ps1 [restore|build|test|publish|bench|all]
+# Thin wrapper for PowerShell users over the scripts CI runs, so the two cannot drift. Usage: ./build.ps1 [test|all]
+#   test  bash scripts/test.sh  (the README's test command: tools check, build, Native AOT publish, every test project)
+#   all   bash .ci/run          (CI: the above, the results summary, the load-harness smoke run)
 param(
-    [ValidateSet('restore', 'build', 'test', 'publish', 'bench', 'all')]
-    [string]$Target = 'all',
-    [string]$Configuration = 'Release',
-    [string]$Runtime = 'linux-x64'
+    [ValidateSet('test', 'all')]
+    [string]$Target = 'all'
 )
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
-
-function Invoke-Step([string]$Name, [scriptblock]$Command) {
-    Write-Host "==> $Name"
-    & $Command
-    if ($LASTEXITCODE -ne 0) { throw "$Name failed with exit code $LASTEXITCODE" }
-}
-
-$publishDir = Join-Path $PSScriptRoot 'artifacts/publish'
-switch ($Target) {
-    'restore' { Invoke-Step 'restore' { dotnet restore Sidecar.Aot.sln } }
-    'build'   { Invoke-Step 'build' { dotnet build Sidecar.Aot.sln -c $Configuration } }
-    'publish' { Invoke-Step 'publish (Native AOT)' { dotnet publish src/Sidecar.Host/Sidecar.Host.csproj -c $Configuration -r $Runtime -o $publishDir } }
-    'test'    {
-        Invoke-Step 'publish (Native AOT)' { dotnet publish src/Sidecar.Host/Sidecar.Host.csproj -c $Configuration -r $Runtime -o $publishDir }
-        $env:SIDECAR_AOT_BINARY = Join-Path $publishDir 'sidecar'
-        Invoke-Step 'test' { dotnet test Sidecar.Aot.sln -c $Configuration }
-    }
-    'bench'   { Invoke-Step 'bench' { bash bench/run.sh } }
-    'all'     {
-        & $PSCommandPath -Target build -Configuration $Configuration -Runtime $Runtime
-        & $PSCommandPath -Target test -Configuration $Configuration -Runtime $Runtime
-    }
-}
+$script = if ($Target -eq 'test') { 'scripts/test.sh' } else { '.ci/run' }
+& bash $script
+exit $LASTEXITCODE
