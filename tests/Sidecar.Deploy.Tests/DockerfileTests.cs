@@ -147,7 +147,7 @@ public sealed partial class DockerfileTests
 
         var health = final.Single(i => i.Keyword == "HEALTHCHECK").Arguments;
         Assert.Contains("CMD [\"/app/sidecar\", \"health\"]", health, StringComparison.Ordinal);
-        var program = System.IO.File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "Sidecar.Host", "Program.cs"));
+        var program = System.IO.File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "Sidecar.Host", "CommandLine.cs")); // where the subcommands are parsed
         Assert.Contains("[\"health\"", program, StringComparison.Ordinal);
     }
 
