@@ -59,6 +59,14 @@ internal sealed class SidecarApp : IAsyncDisposable
 
         var status = new SidecarStatus();
         builder.Services.AddSidecar(settings, status, time);
+        builder.Services.AddHostedService(sp => new ReadyOnStarted(() =>
+        {
+            status.StartupMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            status.MarkReady();
+            var health = sp.GetRequiredService<HealthServiceImpl>();
+            health.SetStatus(string.Empty, HealthStatus.Serving);
+            health.SetStatus("stigg.sidecar.v1.SidecarService", HealthStatus.Serving);
+        }));
         var web = builder.Build();
         try
         {
@@ -82,11 +90,6 @@ internal sealed class SidecarApp : IAsyncDisposable
                 Log.LegacyTlsNotServed(logger);
             }
 
-            status.StartupMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            status.MarkReady();
-            var health = web.Services.GetRequiredService<HealthServiceImpl>();
-            health.SetStatus(string.Empty, HealthStatus.Serving);
-            health.SetStatus("stigg.sidecar.v1.SidecarService", HealthStatus.Serving);
             Log.Ready(logger, cache.Hot.Count, status.StartupMs);
             return new SidecarApp(web, logs);
         }
