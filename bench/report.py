@@ -4,7 +4,7 @@
     report.py h2load FILE            h2load's text output -> JSON (rps, request counts, mean latency)
     report.py redis FILE             redis-benchmark --csv output -> JSON
     report.py bdn DIR                BenchmarkDotNet *-report.csv files in DIR -> JSON {Class.Method: {meanNs, allocatedB}}
-    report.py render --results JSONL --meta JSON --out MD [--update RESULTS.md]
+    report.py render --results JSONL --meta JSON --out MD [--charts DIR] [--update RESULTS.md]
 
 Results are JSON lines {"name": ..., "data": {...}} appended by run.sh. Targets are reported, never asserted: the
 exit code of render says only whether the inputs could be read.
@@ -18,6 +18,10 @@ import re
 import sys
 
 BEGIN = "<!-- results:begin (written by bench/run.sh) -->"
+# The charts bench/charts.py writes, in the order the report shows them. Linked as charts/NAME: bench/out/results.md
+# sits next to bench/out/charts, and RESULTS.md next to bench/charts, where a full run copies them.
+CHARTS = (("throughput.svg", "Throughput by stream count"), ("latency.svg", "Latency percentiles by stream count"),
+          ("restart.svg", "Restart (exec → ready) and RSS by number of customers"))
 END = "<!-- results:end -->"
 
 
@@ -103,7 +107,7 @@ def verdict(ok):
     return "n/a" if ok is None else ("met" if ok else "NOT met")
 
 
-def render(results_path, meta_path, out_path, update_path):
+def render(results_path, meta_path, out_path, update_path, charts_dir=None):
     meta = json.load(open(meta_path, encoding="utf-8"))
     res = {}
     for line in open(results_path, encoding="utf-8"):
@@ -121,6 +125,10 @@ def render(results_path, meta_path, out_path, update_path):
     streams = meta["streams"]
     lines = []
     w = lines.append
+    if meta.get("against"):
+        render_against(meta, get, w)
+        charts(charts_dir, w)
+        return write(lines, out_path, update_path)
     w("Run: `%s` — %s, commit `%s`%s" % (meta["command"], meta["date"], meta["commit"], " (smoke: tiny datasets, not a measurement)" if meta["smoke"] else ""))
     if meta.get("sidecarEnv"):
         w("")
@@ -260,6 +268,74 @@ def render(results_path, meta_path, out_path, update_path):
             w("| %s | %s | %s |" % (name, "n/a" if d["meanNs"] is None else "%.1f ns" % d["meanNs"], "n/a" if d["allocatedB"] is None else "%d B" % d["allocatedB"]))
         w("")
 
+    charts(charts_dir, w)
+    return write(lines, out_path, update_path)
+
+
+def charts(charts_dir, w):
+    present = [(name, title) for name, title in CHARTS if charts_dir and os.path.exists(os.path.join(charts_dir, name))]
+    if not present:
+        return
+    w("### Charts")
+    w("")
+    for name, title in present:
+        w("![%s](charts/%s)" % (title, name))
+        w("")
+
+
+def render_against(meta, get, w):
+    """--against: the throughput and latency steps on a server the harness did not start, in the same tables."""
+    streams, tp, method = meta["streams"], str(meta["throughputStreams"]), meta.get("method") or "n/a"
+    w("Run: `%s` — %s, harness commit `%s`%s" % (meta["command"], meta["date"], meta["commit"],
+                                                " (smoke: 1 s points, not a measurement)" if meta["smoke"] else ""))
+    w("")
+    w("Target: `%s`, a server this run did not start; customer `%s`, feature `%s`, checked with `%s` (the first typed "
+      "getter that answered with the entitlement). Floor: %s." % (
+          meta["against"], meta["customer"], meta["feature"], method,
+          "`grpc.health.v1.Health/Check` on the same server" if meta.get("floor")
+          else "not measured — the target does not serve `grpc.health.v1.Health/Check`"))
+    w("")
+    w("Load generator: %s, %s logical cores, %s GB RAM, %s. Load average at start: %s. Every call asks for the same "
+      "customer and feature; %s s measured after %s s warm-up per point; concurrent points use %s HTTP/2 connections. "
+      "Not measured here (they need the server's process or its dataset): start-up, RSS, the size sweep, the miss "
+      "storm, the Node peer, Redis." % (
+          meta["cpu"], meta["cores"], meta["memGb"], meta["kernel"], meta["loadavg"], meta["duration"], meta["warmup"],
+          meta["connections"]))
+    w("")
+    w("### Targets (reported, not asserted)")
+    w("")
+    w("| Target | Goal | Measured | |")
+    w("|---|---|---|---|")
+    sc, fl = get("h2load.sidecar.%s" % tp, "rps"), get("h2load.health.%s" % tp, "rps")
+    r_floor = ratio(sc, fl)
+    w("| gRPC cached check throughput vs floor (Health/Check, same server), %s streams | ≥ 0.9x | %s vs %s req/s = %s | %s |" % (
+        tp, fmt_rps(sc), fmt_rps(fl), fmt_ratio(r_floor), verdict(None if r_floor is None else r_floor >= 0.9)))
+    p1 = get("load.sidecar.boolean.1", "p99Us")
+    w("| p99 latency, 1 stream (load client) | < 250 µs | %s | %s |" % (fmt_us(p1), verdict(None if p1 is None else p1 < 250)))
+    pn = get("load.sidecar.boolean.%s" % tp, "p99Us")
+    w("| p99 latency, %s streams | < 1 ms | %s | %s |" % (tp, fmt_us(pn), verdict(None if pn is None else pn < 1000)))
+    w("")
+    w("### Throughput (h2load, req/s)")
+    w("")
+    w("| Streams | target %s | floor: Health/Check | ratio to floor |" % method)
+    w("|---|---|---|---|")
+    for s in streams:
+        a, f = get("h2load.sidecar.%s" % s, "rps"), get("h2load.health.%s" % s, "rps")
+        w("| %s | %s | %s | %s |" % (s, fmt_rps(a), fmt_rps(f), fmt_ratio(ratio(a, f))))
+    w("")
+    w("### Latency (load client: HTTP/2 + pre-encoded frames, every call recorded)")
+    w("")
+    w("| Target | Streams | req/s | p50 | p99 | p99.9 | max |")
+    w("|---|---|---|---|---|---|---|")
+    for key, label in (("load.sidecar.boolean", "target " + method), ("load.health", "floor: Health/Check")):
+        for s in streams:
+            d = get("%s.%s" % (key, s))
+            if d:
+                w("| %s | %s | %s | %s | %s | %s | %s |" % (label, s, fmt_rps(d["rps"]), fmt_us(d["p50Us"]), fmt_us(d["p99Us"]), fmt_us(d["p999Us"]), fmt_us(d["maxUs"])))
+    w("")
+
+
+def write(lines, out_path, update_path):
     body = "\n".join(lines)
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(body + "\n")
@@ -291,7 +367,7 @@ def main(argv):
         print(json.dumps(bdn(argv[1])))
     elif argv and argv[0] == "render":
         opts = dict(zip(argv[1::2], argv[2::2]))
-        render(opts["--results"], opts["--meta"], opts["--out"], opts.get("--update"))
+        render(opts["--results"], opts["--meta"], opts["--out"], opts.get("--update"), opts.get("--charts"))
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -6,9 +6,13 @@
 #                                bench/out/results.md and the generated block of bench/RESULTS.md
 #   bash bench/run.sh --smoke    a few-second run of every step on tiny datasets (what CI runs); writes
 #                                bench/out/results.md only
+#   bash bench/run.sh --against HOST:PORT --customer ID --feature ID [--smoke]
+#                                the throughput and latency steps against a stigg.sidecar.v1 server someone else runs
+#                                (Stigg's image, another deployment); starts no server; writes bench/out/results.md only
 # Options: --skip-1m (size sweep without 1M), --skip-bdn (no BenchmarkDotNet step), --no-build (reuse the builds in
 # bench/out and bin/). SIDECAR_AOT_BINARY=<path> uses that binary instead of publishing one. BENCH_SIDECAR_ENV="A=1 B=2"
 # adds environment variables to every sidecar start (to compare runtime knobs such as DOTNET_gcServer=0).
+# Charts (SVG, matplotlib) go to bench/out/charts; a full run also copies them to bench/charts for RESULTS.md.
 #
 # Exit status: 0 when every step ran; non-zero when the harness itself broke (a build failed, a server did not
 # start, a client reported errors). Every process it starts is stopped on exit (trap EXIT), all bound to 127.0.0.1.
@@ -22,17 +26,30 @@ LOGS=$OUT/logs
 DATA=$OUT/data
 RESULTS=$OUT/results.jsonl
 
-SMOKE=0 SKIP_1M=0 SKIP_BDN=0 BUILD=1
-for arg in "$@"; do
-  case "$arg" in
+SMOKE=0 SKIP_1M=0 SKIP_BDN=0 BUILD=1 AGAINST= CUSTOMER= FEATURE=
+ARGS_TEXT="$*"
+usage_error() { echo "run.sh: $*" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
     --smoke) SMOKE=1 ;;
     --skip-1m) SKIP_1M=1 ;;
     --skip-bdn) SKIP_BDN=1 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown option '$arg'" >&2; exit 2 ;;
+    --against|--customer|--feature)
+      [ $# -ge 2 ] && [ -n "$2" ] && [[ "$2" != --* ]] || usage_error "$1 needs a value"
+      case "$1" in --against) AGAINST=$2 ;; --customer) CUSTOMER=$2 ;; --feature) FEATURE=$2 ;; esac
+      shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
+  shift
 done
+if [ -n "$AGAINST" ]; then
+  [ -n "$CUSTOMER" ] && [ -n "$FEATURE" ] || usage_error "--against needs --customer ID and --feature ID (a customer and a feature the target holds)"
+  [[ "$AGAINST" =~ ^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$ ]] || usage_error "--against expects HOST:PORT (e.g. 127.0.0.1:50051), got '$AGAINST'"
+elif [ -n "$CUSTOMER$FEATURE" ]; then
+  usage_error "--customer and --feature go with --against HOST:PORT"
+fi
 
 if ((SMOKE)); then
   CUSTOMERS=200 FEATURES=20 DURATION=1 WARMUP=1 STREAMS=(1 16) THROUGHPUT_STREAMS=16 CONNECTIONS=4
@@ -84,11 +101,15 @@ wait_for_line() {
 }
 
 # --- tools ---------------------------------------------------------------------------------------------------------
-for tool in dotnet python3 h2load redis-server redis-cli redis-benchmark; do
+TOOLS=(dotnet python3 h2load redis-server redis-cli redis-benchmark)
+[ -n "$AGAINST" ] && TOOLS=(dotnet python3 h2load) # only the load generators: no server is started
+for tool in "${TOOLS[@]}"; do
   command -v "$tool" >/dev/null || die "'$tool' is not installed (CI installs redis-server and nghttp2-client)"
 done
 NODE_OK=1
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+if [ -n "$AGAINST" ]; then
+  NODE_OK=0 # the Node peer serves the harness's dataset, which the target does not hold
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   NODE_OK=0
   log "node/npm not installed: the Node peer is skipped"
 fi
@@ -103,20 +124,25 @@ SIDECAR=${SIDECAR_AOT_BINARY:-$OUT/publish/sidecar}
 LOAD=$BENCH/Sidecar.LoadClient/bin/Release/net10.0/sidecar-load
 EMULATOR_DLL=$ROOT/src/Sidecar.Emulator/bin/Release/net10.0/stigg-emulator.dll
 if ((BUILD)); then
-  if [ -z "${SIDECAR_AOT_BINARY:-}" ]; then
+  if [ -z "${SIDECAR_AOT_BINARY:-}" ] && [ -z "$AGAINST" ]; then
     log "publishing the Native AOT sidecar -> $OUT/publish"
     timeout 1800 dotnet publish "$ROOT/src/Sidecar.Host" -c Release -r linux-x64 -o "$OUT/publish" -nologo -clp:ErrorsOnly >"$LOGS/publish.log" 2>&1 \
       || { tail -30 "$LOGS/publish.log" >&2; die "dotnet publish failed (log: $LOGS/publish.log)"; }
   fi
-  log "building the load client and the emulator"
+  log "building the load client"
   timeout 900 dotnet build "$BENCH/Sidecar.LoadClient" -c Release -nologo -clp:ErrorsOnly >"$LOGS/build-loadclient.log" 2>&1 \
     || { tail -30 "$LOGS/build-loadclient.log" >&2; die "load client build failed"; }
-  timeout 900 dotnet build "$ROOT/src/Sidecar.Emulator" -c Release -nologo -clp:ErrorsOnly >"$LOGS/build-emulator.log" 2>&1 \
-    || { tail -30 "$LOGS/build-emulator.log" >&2; die "emulator build failed"; }
+  if [ -z "$AGAINST" ]; then
+    log "building the emulator"
+    timeout 900 dotnet build "$ROOT/src/Sidecar.Emulator" -c Release -nologo -clp:ErrorsOnly >"$LOGS/build-emulator.log" 2>&1 \
+      || { tail -30 "$LOGS/build-emulator.log" >&2; die "emulator build failed"; }
+  fi
 fi
-[ -x "$SIDECAR" ] || die "no sidecar binary at $SIDECAR"
 [ -x "$LOAD" ] || die "no load client at $LOAD (run without --no-build)"
-[ -f "$EMULATOR_DLL" ] || die "no emulator at $EMULATOR_DLL (run without --no-build)"
+if [ -z "$AGAINST" ]; then
+  [ -x "$SIDECAR" ] || die "no sidecar binary at $SIDECAR"
+  [ -f "$EMULATOR_DLL" ] || die "no emulator at $EMULATOR_DLL (run without --no-build)"
+fi
 
 PEER=$BENCH/peers/node-sidecar
 if ((NODE_OK)) && [ ! -d "$PEER/node_modules/@grpc/grpc-js" ]; then
@@ -126,24 +152,6 @@ if ((NODE_OK)) && [ ! -d "$PEER/node_modules/@grpc/grpc-js" ]; then
     log "npm ci failed (registry unreachable?): the Node peer is skipped (log: $LOGS/npm-ci.log)"
   fi
 fi
-
-# --- datasets ------------------------------------------------------------------------------------------------------
-dataset() { # dataset CUSTOMERS FEATURES -> path (generated once, reused)
-  local path="$DATA/customers-$1x$2.json"
-  if [ ! -s "$path" ]; then
-    log "generating $1 customers × $2 entitlements"
-    python3 "$BENCH/gen_dataset.py" --customers "$1" --features "$2" --out "$path.tmp" >/dev/null
-    mv "$path.tmp" "$path"
-  fi
-  echo "$path"
-}
-MAIN_DATA=$(dataset "$CUSTOMERS" "$FEATURES")
-IDS=$(python3 "$BENCH/gen_dataset.py" --customers 1 --features "$FEATURES" --out /dev/null --print-ids)
-ids_of() { python3 -c 'import json,sys; print(",".join(json.loads(sys.argv[1])["ids"][sys.argv[2]]))' "$IDS" "$1"; }
-BOOL_IDS=$(ids_of boolean)
-METERED_IDS=$(ids_of metered)
-CREDIT_IDS=$(ids_of credit)
-BOOL_ONE=${BOOL_IDS%%,*}
 
 # --- the sidecar ---------------------------------------------------------------------------------------------------
 # start_sidecar NAME TIMEOUT_S [ENV=VALUE ...]: sets SC_PID SC_GRPC SC_METRICS SC_READY_MS.
@@ -163,6 +171,9 @@ start_sidecar() {
   PIDS+=("$SC_PID")
 }
 
+# The name a series is logged under: --against records the target as "sidecar" (see below) but names it here.
+shown() { if [ -n "$AGAINST" ] && [[ "$1" == sidecar* ]]; then echo "target $TARGET_METHOD"; else echo "$1"; fi; }
+
 h2load_run() { # h2load_run NAME URL FRAME STREAMS -> records h2load.NAME.STREAMS
   local name=$1 url=$2 frame=$3 streams=$4 clients out json
   clients=$((streams < CONNECTIONS ? streams : CONNECTIONS))
@@ -173,7 +184,7 @@ h2load_run() { # h2load_run NAME URL FRAME STREAMS -> records h2load.NAME.STREAM
   [ "$(jget "$json" succeeded)" -gt 0 ] && [ "$(jget "$json" errored)" -eq 0 ] && [ "$(jget "$json" failed)" -eq 0 ] \
     || die "h2load $name at $streams streams had failures (log: $out)"
   record "h2load.$name.$streams" "$json"
-  log "  h2load $name x$streams: $(jget "$json" rps) req/s"
+  log "  h2load $(shown "$name") x$streams: $(jget "$json" rps) req/s"
 }
 
 load_run() { # load_run NAME URL KIND STREAMS [extra load-client options] -> records load.NAME.STREAMS
@@ -183,8 +194,131 @@ load_run() { # load_run NAME URL KIND STREAMS [extra load-client options] -> rec
     --connections $((streams < CONNECTIONS ? streams : CONNECTIONS)) --duration "$DURATION" --warmup "$WARMUP" "$@") \
     || die "load client $name at $streams streams failed"
   record "load.$name.$streams" "$json"
-  log "  load $name x$streams: $(jget "$json" rps) req/s, p50 $(jget "$json" p50Us) us, p99 $(jget "$json" p99Us) us"
+  log "  load $(shown "$name") x$streams: $(jget "$json" rps) req/s, p50 $(jget "$json" p50Us) us, p99 $(jget "$json" p99Us) us"
 }
+
+# --- the report and the charts: both modes end here ------------------------------------------------------------------
+finish() {
+  local update=() chart_args=() chart_py= py charts_failed=0
+  python3 - "$OUT/meta.json" "bash bench/run.sh${ARGS_TEXT:+ $ARGS_TEXT}" "$AGAINST" "$CUSTOMER" "$FEATURE" "${TARGET_METHOD:-}" "${FLOOR:-1}" <<PY
+import json, os, platform, subprocess, sys, datetime
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+try:
+    commit = subprocess.run(["git", "-C", "$ROOT", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    commit = "unknown"
+command, against, customer, feature, method, floor = sys.argv[2:8]
+meta = {
+    "command": command, "smoke": bool($SMOKE), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "commit": commit or "unknown", "cpu": cpu, "cores": os.cpu_count(), "memGb": round(mem / 1048576, 1),
+    "kernel": platform.platform(), "loadavg": "$LOADAVG_START",
+    "customers": $CUSTOMERS, "features": $FEATURES, "zipf": $ZIPF, "duration": $DURATION, "warmup": $WARMUP,
+    "connections": $CONNECTIONS, "streams": [int(s) for s in "${STREAMS[*]}".split()], "throughputStreams": $THROUGHPUT_STREAMS,
+    "sizes": [int(s) for s in "${SIZES[*]}".split()], "sizeFeatures": $SIZE_FEATURES, "edgeLatencyMs": $EDGE_LATENCY_MS,
+    "bdnJob": "$BDN_JOB", "sidecarEnv": "${BENCH_SIDECAR_ENV:-}",
+}
+if against:
+    meta.update(against=against, customer=customer, feature=feature, method=method, floor=floor == "1")
+json.dump(meta, open(sys.argv[1], "w"))
+PY
+
+  # Charts need matplotlib, which CI may lack: say so in one line and still write the table.
+  rm -rf "$OUT/charts"
+  for py in python3 /usr/bin/python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import matplotlib' 2>/dev/null; then chart_py=$py; break; fi
+  done
+  if [ -z "$chart_py" ]; then
+    log "charts skipped: matplotlib is not installed (Debian: apt-get install -y python3-matplotlib)"
+  elif "$chart_py" "$BENCH/charts.py" --results "$RESULTS" --meta "$OUT/meta.json" --out "$OUT/charts" >"$LOGS/charts.log" 2>&1; then
+    chart_args=(--charts "$OUT/charts")
+    log "charts: $(cd "$OUT/charts" && echo *.svg) in $OUT/charts"
+  else
+    charts_failed=1
+    log "charts failed (log: $LOGS/charts.log); writing the table without them"
+  fi
+
+  # Only a full run of our own sidecar replaces the committed results and charts.
+  if ((!SMOKE)) && [ -z "$AGAINST" ]; then
+    update=(--update "$BENCH/RESULTS.md")
+    if ((${#chart_args[@]})); then
+      mkdir -p "$BENCH/charts"
+      rm -f "$BENCH/charts"/*.svg
+      cp "$OUT/charts"/*.svg "$BENCH/charts/"
+    fi
+  fi
+  python3 "$BENCH/report.py" render --results "$RESULTS" --meta "$OUT/meta.json" --out "$OUT/results.md" "${chart_args[@]}" "${update[@]}"
+  ((!charts_failed)) || die "the chart step failed (log: $LOGS/charts.log)"
+  log "done: $OUT/results.md${update:+, bench/RESULTS.md and bench/charts}"
+}
+
+# --- --against: the same throughput and latency steps on a server the harness did not start --------------------------
+if [ -n "$AGAINST" ]; then
+  TARGET="http://$AGAINST"
+  SVC=/stigg.sidecar.v1.SidecarService
+  log "measuring $AGAINST (not started here), customer '$CUSTOMER', feature '$FEATURE'"
+  # The floor only where the target serves grpc.health.v1 (ours does; another implementation may not).
+  FLOOR=1
+  if ! "$LOAD" check --url "$TARGET" --kind health >"$LOGS/check-health.json" 2>"$LOGS/check-health.err"; then
+    [ -s "$LOGS/check-health.json" ] || die "cannot reach $AGAINST over plaintext HTTP/2: $(tail -1 "$LOGS/check-health.err")"
+    FLOOR=0
+    log "the target does not serve grpc.health.v1.Health/Check (grpc-status $(jget "$(cat "$LOGS/check-health.json")" grpcStatus)): no floor measured"
+  fi
+  # The typed getter for the feature's type: the first that answers with the entitlement (not a fallback, not a
+  # customer or feature the target does not know, not a type mismatch).
+  TARGET_KIND= LAST=
+  for kind in boolean numeric metered enum; do
+    "$LOAD" check --url "$TARGET" --kind "$kind" --customer "$CUSTOMER" --feature "$FEATURE" --allow-fallback \
+      >"$LOGS/check-$kind.json" 2>"$LOGS/check-$kind.err" || true
+    [ -s "$LOGS/check-$kind.json" ] || die "the target did not answer $SVC (${kind}): $(tail -1 "$LOGS/check-$kind.err")"
+    LAST=$(python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+if d["grpcStatus"] != 0:
+    print("grpc-status %d" % d["grpcStatus"]); sys.exit()
+r = json.loads(d["response"])
+reason = r.get("accessDeniedReason", "")
+unusable = ("NOT_FOUND", "FEATURE_TYPE_MISMATCH", "NO_FEATURE_ENTITLEMENT_IN_SUBSCRIPTION")
+print("fallback" if d["fallback"] else reason if any(u in reason for u in unusable) else "")' "$LOGS/check-$kind.json")
+    if [ -z "$LAST" ]; then TARGET_KIND=$kind; break; fi
+  done
+  [ -n "$TARGET_KIND" ] || die "no typed getter of $AGAINST answers customer '$CUSTOMER' feature '$FEATURE' with an entitlement (last answer: $LAST)"
+  TARGET_METHOD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"].rsplit("/", 1)[1])' "$LOGS/check-$TARGET_KIND.json")
+  log "measuring $TARGET_METHOD: $(jget "$(cat "$LOGS/check-$TARGET_KIND.json")" response)"
+
+  "$LOAD" encode --kind "$TARGET_KIND" --customer "$CUSTOMER" --feature "$FEATURE" --out "$OUT/tmp/target.bin" >/dev/null
+  "$LOAD" encode --kind health --out "$OUT/tmp/health.bin" >/dev/null
+  # Recorded under the sidecar's names so the table and the charts read both modes alike; meta.json names the method.
+  log "throughput (h2load, $DURATION s per point)"
+  for s in "${STREAMS[@]}"; do
+    h2load_run sidecar "$TARGET$SVC/$TARGET_METHOD" "$OUT/tmp/target.bin" "$s"
+    if ((FLOOR)); then h2load_run health "$TARGET/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"; fi
+  done
+  log "latency (load client, $DURATION s per point, one customer)"
+  for s in "${STREAMS[@]}"; do
+    load_run sidecar.boolean "$TARGET" "$TARGET_KIND" "$s" --customer "$CUSTOMER" --features "$FEATURE"
+    if ((FLOOR)); then load_run health "$TARGET" health "$s"; fi
+  done
+  finish
+  exit 0
+fi
+
+# --- datasets ------------------------------------------------------------------------------------------------------
+dataset() { # dataset CUSTOMERS FEATURES -> path (generated once, reused)
+  local path="$DATA/customers-$1x$2.json"
+  if [ ! -s "$path" ]; then
+    log "generating $1 customers × $2 entitlements"
+    python3 "$BENCH/gen_dataset.py" --customers "$1" --features "$2" --out "$path.tmp" >/dev/null
+    mv "$path.tmp" "$path"
+  fi
+  echo "$path"
+}
+MAIN_DATA=$(dataset "$CUSTOMERS" "$FEATURES")
+IDS=$(python3 "$BENCH/gen_dataset.py" --customers 1 --features "$FEATURES" --out /dev/null --print-ids)
+ids_of() { python3 -c 'import json,sys; print(",".join(json.loads(sys.argv[1])["ids"][sys.argv[2]]))' "$IDS" "$1"; }
+BOOL_IDS=$(ids_of boolean)
+METERED_IDS=$(ids_of metered)
+CREDIT_IDS=$(ids_of credit)
+BOOL_ONE=${BOOL_IDS%%,*}
 
 # 1. binary size and start time / idle memory on the sample file -------------------------------------------------------
 BYTES=$(stat -c %s "$SIDECAR")
@@ -350,27 +484,4 @@ else
 fi
 
 # 7. the report -------------------------------------------------------------------------------------------------------
-COMMAND="bash bench/run.sh${*:+ $*}"
-python3 - "$OUT/meta.json" <<PY
-import json, os, platform, subprocess, sys, datetime
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
-mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-try:
-    commit = subprocess.run(["git", "-C", "$ROOT", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-except OSError:
-    commit = "unknown"
-meta = {
-    "command": "$COMMAND", "smoke": bool($SMOKE), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    "commit": commit or "unknown", "cpu": cpu, "cores": os.cpu_count(), "memGb": round(mem / 1048576, 1),
-    "kernel": platform.platform(), "loadavg": "$LOADAVG_START",
-    "customers": $CUSTOMERS, "features": $FEATURES, "zipf": $ZIPF, "duration": $DURATION, "warmup": $WARMUP,
-    "connections": $CONNECTIONS, "streams": [int(s) for s in "${STREAMS[*]}".split()], "throughputStreams": $THROUGHPUT_STREAMS,
-    "sizes": [int(s) for s in "${SIZES[*]}".split()], "sizeFeatures": $SIZE_FEATURES, "edgeLatencyMs": $EDGE_LATENCY_MS,
-    "bdnJob": "$BDN_JOB", "sidecarEnv": "${BENCH_SIDECAR_ENV:-}",
-}
-json.dump(meta, open(sys.argv[1], "w"))
-PY
-UPDATE=()
-((SMOKE)) || UPDATE=(--update "$BENCH/RESULTS.md")
-python3 "$BENCH/report.py" render --results "$RESULTS" --meta "$OUT/meta.json" --out "$OUT/results.md" "${UPDATE[@]}"
-log "done: $OUT/results.md${UPDATE:+ and bench/RESULTS.md}"
+finish

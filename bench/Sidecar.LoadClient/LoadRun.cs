@@ -96,14 +96,27 @@ internal static class LoadRun
             return [Requests.Build("health", string.Empty, string.Empty)];
         }
 
+        var features = options.List("features");
+        var random = new Random(options.Int("seed", 1));
+
+        // One named customer: a server the harness did not load (--against) holds only the ids its user gives.
+        if (options.Optional("customer") is { Length: > 0 } customer)
+        {
+            var fixedCalls = new Call[1024];
+            for (var i = 0; i < fixedCalls.Length; i++)
+            {
+                fixedCalls[i] = Requests.Build(kind, customer, features[random.Next(features.Count)]);
+            }
+
+            return fixedCalls;
+        }
+
         var customers = options.Int("customers", 0);
         if (customers <= 0)
         {
-            throw new OptionException("--customers must be at least 1");
+            throw new OptionException("--customers must be at least 1 (or --customer ID)");
         }
 
-        var features = options.List("features");
-        var random = new Random(options.Int("seed", 1));
         var sampler = new ZipfSampler(customers, options.Double("zipf", 1.0), random);
         var calls = new Call[SequenceLength];
         for (var i = 0; i < calls.Length; i++)

@@ -5,8 +5,8 @@ using Sidecar.LoadClient;
 //   encode      --kind K --customer C --feature F --out FILE          one pre-encoded gRPC request frame (for h2load -d)
 //   check       --url U --kind K --customer C --feature F [--allow-fallback]
 //                                                                     one call; exit 1 unless grpc-status 0 (and not fallback)
-//   load        --url U --kind K --customers N --features a,b [--zipf S] [--concurrency C] [--connections K]
-//               [--duration S] [--warmup S] [--seed N]               fixed-duration closed-loop load, exact percentiles
+//   load        --url U --kind K (--customers N | --customer ID) --features a,b [--zipf S] [--concurrency C]
+//               [--connections K] [--duration S] [--warmup S] [--seed N]  fixed-duration closed-loop load, exact percentiles
 //   storm       --url U --admin A --customers-from I --distinct D --checks C --feature F [--timeout S]
 //                                                                     C concurrent checks over D uncached customers
 //   exec-ready  --ready-url U --log FILE [--timeout S] -- CMD ARGS   start CMD, time exec to the first 200 from U
