@@ -277,12 +277,7 @@ public sealed class FasterTierTrustTests : IDisposable
         Assert.False(tier.Degraded);
         Assert.Equal(1, tier.Resumes);
         Assert.True(Logger.Has(2115));
-        await tier.WriteAsync(Customer(2), CancellationToken.None);
-        await tier.DisposeAsync();
-
-        await using var reopened = await OpenAsync(root);
-        Assert.Equal(FasterRecoveryOutcome.Recovered, reopened.RecoveryOutcome);
-        Snapshots.AssertSame(Customer(2), await reopened.ReadAsync(Customer(2).Key, CancellationToken.None));
+        await AssertPersistsAgainAsync(tier, root);
     }
 
     [Fact]
@@ -320,12 +315,7 @@ public sealed class FasterTierTrustTests : IDisposable
 
         await tier.MaintainAsync(CancellationToken.None);
         Assert.False(tier.Degraded);
-        await tier.WriteAsync(Customer(2), CancellationToken.None);
-        await tier.DisposeAsync();
-
-        await using var reopened = await OpenAsync(root);
-        Assert.Equal(FasterRecoveryOutcome.Recovered, reopened.RecoveryOutcome);
-        Snapshots.AssertSame(Customer(2), await reopened.ReadAsync(Customer(2).Key, CancellationToken.None));
+        await AssertPersistsAgainAsync(tier, root);
     }
 
     [Fact]
@@ -355,6 +345,17 @@ public sealed class FasterTierTrustTests : IDisposable
             await readOnly.MaintainAsync(CancellationToken.None);
             Assert.False(readOnly.Degraded);
         }
+    }
+
+    /// <summary>A write after resuming survives close and reopen: persistence really resumed.</summary>
+    private async Task AssertPersistsAgainAsync(FasterTier tier, string root)
+    {
+        await tier.WriteAsync(Customer(2), CancellationToken.None);
+        await tier.DisposeAsync();
+
+        await using var reopened = await OpenAsync(root);
+        Assert.Equal(FasterRecoveryOutcome.Recovered, reopened.RecoveryOutcome);
+        Snapshots.AssertSame(Customer(2), await reopened.ReadAsync(Customer(2).Key, CancellationToken.None));
     }
 
     private static long IndexFileBytes(string root) =>
