@@ -34,10 +34,24 @@ internal sealed record SidecarSettings
 
     /// <summary>
     /// Share of CACHE_MAX_SIZE_BYTES FASTER is sized from (its in-memory log is a quarter of that, plus the index); the
-    /// hot tier gets the rest, never less than a quarter of the budget. FASTER's floor (4 MiB log + 1 MiB index) means
-    /// budgets under about 8 MiB are exceeded by that floor.
+    /// hot tier gets the rest, never less than a quarter of the budget. FASTER's floor (4 MiB log, 1 MiB pages, 1 MiB
+    /// index) means budgets under 8 MiB are exceeded by that floor.
     /// </summary>
     private const double FasterShare = 0.4;
+
+    /// <summary>
+    /// GC heap the process may use beyond CACHE_MAX_SIZE_BYTES: its own objects (~12 MiB idle), FASTER's fixed
+    /// structures (~8 MiB: overflow buckets, I/O buffers), requests in flight and the garbage between collections.
+    /// The heap hard limit is the budget plus this (see <see cref="HeapHardLimitBytes"/>).
+    /// </summary>
+    public const long HeapBaseBytes = 64L << 20;
+
+    /// <summary>
+    /// What the process needs beyond CACHE_MAX_SIZE_BYTES, measured as peak RSS under a load that evicts all the time
+    /// (bench/memory_budget.py): <see cref="HeapBaseBytes"/> plus ~40 MiB outside the GC heap (the mapped binary,
+    /// thread stacks, native libraries). The README documents it as the base of the bound RSS ≤ budget + base.
+    /// </summary>
+    public const long ProcessBaseBytes = 112L << 20;
 
     public required SourceMode Mode { get; init; }
 
@@ -55,11 +69,14 @@ internal sealed record SidecarSettings
 
     public required TieredCacheOptions Cache { get; init; }
 
-    /// <summary>CACHE_MAX_SIZE_BYTES: default half of the memory this process may use (the GC reports the cgroup limit).</summary>
+    /// <summary>CACHE_MAX_SIZE_BYTES; the default is derived from the memory this process may use (<see cref="DefaultCacheBudget"/>).</summary>
     public required long CacheMaxSizeBytes { get; init; }
 
-    /// <summary>What the hot tier may hold: the budget less FASTER's memory (log + index).</summary>
+    /// <summary>What the hot tier may hold: the budget less FASTER's memory (log, one page being flushed, index).</summary>
     public required long HotBudgetBytes { get; init; }
+
+    /// <summary>The GC heap hard limit the process runs under: the budget plus <see cref="HeapBaseBytes"/>.</summary>
+    public long HeapHardLimitBytes => CacheMaxSizeBytes > long.MaxValue - HeapBaseBytes ? long.MaxValue : CacheMaxSizeBytes + HeapBaseBytes;
 
     public required string CacheDirectory { get; init; }
 
@@ -114,13 +131,13 @@ internal sealed record SidecarSettings
             var other => throw new SettingsException($"CACHE_PERSISTENCE: expected 'faster' or 'none', got '{other}'"),
         };
 
-        var budget = env.LongOrNull("CACHE_MAX_SIZE_BYTES", 1 << 20, long.MaxValue) ?? DefaultCacheBudget();
+        var budget = env.LongOrNull("CACHE_MAX_SIZE_BYTES", 1 << 20, long.MaxValue) ?? DefaultCacheBudget(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         var directory = Path.GetFullPath(env.String("CACHE_DIR", Path.Combine(".", "sidecar-cache")));
         var fasterOptions = FasterFrom(env, directory, budget); // read in every mode, like every variable
         var faster = mode == SourceMode.Stigg && persistence ? fasterOptions : null;
         var hotBudget = faster is null
             ? budget
-            : Math.Max(budget - (faster.EffectiveMemoryBytes + (faster.EffectiveIndexBuckets * 64)), budget / 4);
+            : Math.Max(budget - FasterMemoryBytes(faster), budget / 4);
 
         return new SidecarSettings
         {
@@ -194,7 +211,21 @@ internal sealed record SidecarSettings
         return sized with { CheckpointInterval = env.Seconds("CACHE_CHECKPOINT_INTERVAL_SECS", sized.CheckpointInterval, 1, 86_400) };
     }
 
-    private static long DefaultCacheBudget() => Math.Max(1 << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2);
+    /// <summary>
+    /// The default CACHE_MAX_SIZE_BYTES for a process that may use <paramref name="availableBytes"/> (the cgroup limit,
+    /// or the machine; the GC reports either): what keeps budget + <see cref="ProcessBaseBytes"/> within 85 % of it
+    /// (the rest is headroom for the kernel's accounting and bursts), at most half of it (a sidecar shares the box),
+    /// and never under 8 MiB (below about 128 MiB the process then needs its base and little more).
+    /// </summary>
+    internal static long DefaultCacheBudget(long availableBytes) =>
+        Math.Max(8L << 20, Math.Min(availableBytes / 2, (availableBytes / 20 * 17) - ProcessBaseBytes));
+
+    /// <summary>
+    /// FASTER's memory that grows with the budget and so is counted in it: the in-memory log, one more page (the one
+    /// being flushed) and the hash index. Its fixed part (~8 MiB) is in <see cref="HeapBaseBytes"/>.
+    /// </summary>
+    internal static long FasterMemoryBytes(FasterTierOptions faster) =>
+        faster.EffectiveMemoryBytes + faster.EffectivePageBytes + (faster.EffectiveIndexBuckets * 64);
 
     /// <summary>
     /// Stigg's SDK derives the Edge URL from API_URL by prefixing the host with <c>edge.</c>. A loopback API_URL
