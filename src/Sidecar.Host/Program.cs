@@ -26,7 +26,7 @@ catch (SettingsException ex)
     return 2;
 }
 
-HeapLimit.Apply(settings);
+using var heap = HeapGovernor.Start(settings);
 using var stdout = Console.OpenStandardOutput();
 SidecarApp app;
 try

@@ -43,9 +43,8 @@ public sealed class SettingsTests
     }
 
     [Theory]
-    [InlineData(128L << 20, 8L << 20)] // a small container: the floor, and the process still fits (8 + 112 < 128)
-    [InlineData(256L << 20, (long)((256L << 20) / 20 * 17) - (112L << 20))] // 85 % less the base: ~105 MiB
-    [InlineData(1L << 30, 512L << 20)] // from about 750 MiB on: half of what the process may use
+    [InlineData(256L << 20, (long)((256L << 20) / 20 * 17) - (168L << 20))] // a small container: 85 % less the base, ~49 MiB
+    [InlineData(1L << 30, 512L << 20)] // from about 480 MiB on: half of what the process may use
     [InlineData(24L << 30, 12L << 30)]
     public void DefaultCacheBudget_KeepsBudgetPlusBaseWithinWhatTheProcessMayUse(long available, long expected)
     {
@@ -56,11 +55,18 @@ public sealed class SettingsTests
     }
 
     [Fact]
-    public void Load_Budget_HeapHardLimitIsBudgetPlusHeapBase()
+    public void DefaultCacheBudget_TooLittleMemoryForTheBase_TakesTheFloor()
+    {
+        Assert.Equal(8L << 20, SidecarSettings.DefaultCacheBudget(128L << 20));
+    }
+
+    [Fact]
+    public void Load_Budget_HeapLimitIsBudgetPlusHeapBase()
     {
         var s = Load(("SERVER_API_KEY", "key"), ("CACHE_MAX_SIZE_BYTES", "16777216"));
 
-        Assert.Equal(16777216 + SidecarSettings.HeapBaseBytes, s.HeapHardLimitBytes);
+        Assert.Equal(16777216 + SidecarSettings.HeapBaseBytes, s.HeapLimitBytes);
+        Assert.Equal(16777216 + (2 * SidecarSettings.HeapBaseBytes), s.HeapHardLimitBytes);
         Assert.True(SidecarSettings.HeapBaseBytes < SidecarSettings.ProcessBaseBytes, "the process base includes the heap base");
     }
 

@@ -14,7 +14,7 @@ namespace Sidecar.Smoke.Tests;
 public sealed class MemoryBudgetSmokeTests(AotBinary binary) : IDisposable
 {
     /// <summary>The README's base: what the process needs beside CACHE_MAX_SIZE_BYTES (SidecarSettings.ProcessBaseBytes).</summary>
-    private const long BaseBytes = 112L << 20;
+    private const long BaseBytes = 168L << 20;
 
     private const long BudgetBytes = 16L << 20;
 
@@ -60,7 +60,8 @@ public sealed class MemoryBudgetSmokeTests(AotBinary binary) : IDisposable
         var ready = await http.GetStringAsync(new Uri($"http://127.0.0.1:{sidecar.MetricsPort}/readyz"));
         var held = System.Text.Json.JsonDocument.Parse(ready).RootElement.GetProperty("cachedCustomers").GetInt32();
 
-        Assert.Equal(2 * Customers, answered); // every check answered from the customer's real data
+        // Every check answered from the customer's real data (an OutOfMemoryException under the heap limit would not be).
+        Assert.True(answered == 2 * Customers, $"{(2 * Customers) - answered} checks not answered from data; sidecar output:\n{string.Join('\n', sidecar.Output)}");
         Assert.InRange(held, 1, Customers / 4); // the budget held a small part of them: the rest was evicted
         Assert.True(peak <= BudgetBytes + BaseBytes, $"peak RSS {peak >> 20} MiB > budget {BudgetBytes >> 20} MiB + base {BaseBytes >> 20} MiB");
     }

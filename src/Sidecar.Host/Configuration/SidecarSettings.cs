@@ -42,16 +42,17 @@ internal sealed record SidecarSettings
     /// <summary>
     /// GC heap the process may use beyond CACHE_MAX_SIZE_BYTES: its own objects (~12 MiB idle), FASTER's fixed
     /// structures (~8 MiB: overflow buckets, I/O buffers), requests in flight and the garbage between collections.
-    /// The heap hard limit is the budget plus this (see <see cref="HeapHardLimitBytes"/>).
+    /// Hosting.HeapGovernor collects when the heap passes the budget plus this (<see cref="HeapLimitBytes"/>); the GC's
+    /// hard limit is the budget plus twice this (<see cref="HeapHardLimitBytes"/>).
     /// </summary>
     public const long HeapBaseBytes = 64L << 20;
 
     /// <summary>
-    /// What the process needs beyond CACHE_MAX_SIZE_BYTES, measured as peak RSS under a load that evicts all the time
-    /// (bench/memory_budget.py): <see cref="HeapBaseBytes"/> plus ~40 MiB outside the GC heap (the mapped binary,
-    /// thread stacks, native libraries). The README documents it as the base of the bound RSS ≤ budget + base.
+    /// What the process may need beyond CACHE_MAX_SIZE_BYTES: the heap up to its hard limit (2 × <see cref="HeapBaseBytes"/>)
+    /// plus ~40 MiB outside the GC heap (the mapped binary, thread stacks, native libraries). The README documents it
+    /// as the base of the bound RSS ≤ budget + base; bench/memory_budget.py measured 157 MB under constant eviction.
     /// </summary>
-    public const long ProcessBaseBytes = 112L << 20;
+    public const long ProcessBaseBytes = 168L << 20;
 
     public required SourceMode Mode { get; init; }
 
@@ -75,8 +76,11 @@ internal sealed record SidecarSettings
     /// <summary>What the hot tier may hold: the budget less FASTER's memory (log, one page being flushed, index).</summary>
     public required long HotBudgetBytes { get; init; }
 
-    /// <summary>The GC heap hard limit the process runs under: the budget plus <see cref="HeapBaseBytes"/>.</summary>
-    public long HeapHardLimitBytes => CacheMaxSizeBytes > long.MaxValue - HeapBaseBytes ? long.MaxValue : CacheMaxSizeBytes + HeapBaseBytes;
+    /// <summary>The GC heap the process keeps within (Hosting.HeapGovernor): the budget plus <see cref="HeapBaseBytes"/>.</summary>
+    public long HeapLimitBytes => CacheMaxSizeBytes > long.MaxValue / 2 ? long.MaxValue / 2 : CacheMaxSizeBytes + HeapBaseBytes;
+
+    /// <summary>The GC heap hard limit, a backstop the governor keeps the heap well under: the budget plus 2 × <see cref="HeapBaseBytes"/>.</summary>
+    public long HeapHardLimitBytes => HeapLimitBytes + HeapBaseBytes;
 
     public required string CacheDirectory { get; init; }
 
@@ -215,7 +219,7 @@ internal sealed record SidecarSettings
     /// The default CACHE_MAX_SIZE_BYTES for a process that may use <paramref name="availableBytes"/> (the cgroup limit,
     /// or the machine; the GC reports either): what keeps budget + <see cref="ProcessBaseBytes"/> within 85 % of it
     /// (the rest is headroom for the kernel's accounting and bursts), at most half of it (a sidecar shares the box),
-    /// and never under 8 MiB (below about 128 MiB the process then needs its base and little more).
+    /// and never under 8 MiB (below about 200 MiB available the process's base alone does not fit).
     /// </summary>
     internal static long DefaultCacheBudget(long availableBytes) =>
         Math.Max(8L << 20, Math.Min(availableBytes / 2, (availableBytes / 20 * 17) - ProcessBaseBytes));
