@@ -50,7 +50,7 @@ internal sealed record SidecarSettings
     /// <summary>
     /// What the process may need beyond CACHE_MAX_SIZE_BYTES: the heap up to its hard limit (2 × <see cref="HeapBaseBytes"/>)
     /// plus ~40 MiB outside the GC heap (the mapped binary, thread stacks, native libraries). The README documents it
-    /// as the base of the bound RSS ≤ budget + base; bench/memory_budget.py measured 157 MB under constant eviction.
+    /// as the base of the bound RSS ≤ budget + base; bench/memory_budget.py measured 85–110 MB under constant eviction.
     /// </summary>
     public const long ProcessBaseBytes = 168L << 20;
 
