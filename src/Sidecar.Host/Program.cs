@@ -21,6 +21,7 @@ catch (SettingsException ex)
     return 2;
 }
 
+using var heap = HeapGovernor.Start(settings);
 using var stdout = Console.OpenStandardOutput();
 SidecarApp app;
 try

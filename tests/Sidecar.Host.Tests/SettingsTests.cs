@@ -39,7 +39,35 @@ public sealed class SettingsTests
         Assert.Equal(0, s.Fallbacks.Count);
         Assert.Equal(TimeSpan.FromSeconds(30), s.Cache.FreshnessWindow);
         Assert.False(s.Cache.RefetchOnEveryCheck);
-        Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2, s.CacheMaxSizeBytes);
+        Assert.Equal(SidecarSettings.DefaultCacheBudget(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes), s.CacheMaxSizeBytes);
+    }
+
+    [Theory]
+    [InlineData(256L << 20, (long)((256L << 20) / 20 * 17) - (168L << 20))] // a small container: 85 % less the base, ~49 MiB
+    [InlineData(1L << 30, 512L << 20)] // from about 480 MiB on: half of what the process may use
+    [InlineData(24L << 30, 12L << 30)]
+    public void DefaultCacheBudget_KeepsBudgetPlusBaseWithinWhatTheProcessMayUse(long available, long expected)
+    {
+        var budget = SidecarSettings.DefaultCacheBudget(available);
+
+        Assert.Equal(expected, budget);
+        Assert.True(budget + SidecarSettings.ProcessBaseBytes <= available * 0.95, "no headroom left");
+    }
+
+    [Fact]
+    public void DefaultCacheBudget_TooLittleMemoryForTheBase_TakesTheFloor()
+    {
+        Assert.Equal(8L << 20, SidecarSettings.DefaultCacheBudget(128L << 20));
+    }
+
+    [Fact]
+    public void Load_Budget_HeapLimitIsBudgetPlusHeapBase()
+    {
+        var s = Load(("SERVER_API_KEY", "key"), ("CACHE_MAX_SIZE_BYTES", "16777216"));
+
+        Assert.Equal(16777216 + SidecarSettings.HeapBaseBytes, s.HeapLimitBytes);
+        Assert.Equal(16777216 + (2 * SidecarSettings.HeapBaseBytes), s.HeapHardLimitBytes);
+        Assert.True(SidecarSettings.HeapBaseBytes < SidecarSettings.ProcessBaseBytes, "the process base includes the heap base");
     }
 
     [Fact]
@@ -65,7 +93,7 @@ public sealed class SettingsTests
         Assert.Null(without.Faster);
         Assert.Equal(104857600, without.HotBudgetBytes);
         var faster = withFaster.Faster!;
-        Assert.Equal(104857600 - faster.EffectiveMemoryBytes - (faster.EffectiveMaxIndexBuckets * 64), withFaster.HotBudgetBytes);
+        Assert.Equal(104857600 - faster.EffectiveMemoryBytes - faster.EffectivePageBytes - (faster.EffectiveMaxIndexBuckets * 64), withFaster.HotBudgetBytes);
     }
 
     [Fact]

@@ -35,6 +35,9 @@ public sealed class SidecarProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The OS process id (to read /proc/PID/status).</summary>
+    public int ProcessId => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     public Uri GrpcAddress => new($"http://{new IPEndPoint(Address, GrpcPort)}");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Sidecar.Core.Json;
@@ -341,5 +342,38 @@ public static class EntitlementStates
         }
 
         return file;
+    }
+
+    /// <summary>One customer of bench/gen_dataset.py --features 20: 6 boolean, 4 numeric, 5 metered, 3 enum features, 2 credits.</summary>
+    public static string BenchmarkPlanJson()
+    {
+        const string At = "\"entitlementUpdatedAt\":\"2026-11-01T10:00:00.000Z\",\"__typename\":\"FeatureEntitlement\",\"isGranted\":true";
+        var items = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            items.Add($"{{{At},\"feature\":{{\"refId\":\"feature-boolean-{i:D2}\",\"featureType\":\"BOOLEAN\",\"displayName\":\"Feature Boolean {i:D2}\"}}}}");
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            items.Add($"{{{At},\"usageLimit\":10,\"hasUnlimitedUsage\":false,\"feature\":{{\"refId\":\"feature-numeric-{i:D2}\",\"featureType\":\"NUMBER\",\"displayName\":\"Feature Numeric {i:D2}\",\"meterType\":\"None\",\"featureUnits\":\"seat\",\"featureUnitsPlural\":\"seats\"}}}}");
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            items.Add($"{{{At},\"usageLimit\":1000,\"hasUnlimitedUsage\":false,\"hasSoftLimit\":false,\"currentUsage\":{i * 37},\"usageUpdatedAt\":\"2026-11-01T10:00:00.000Z\",\"usagePeriodAnchor\":\"2026-01-01T00:00:00.000Z\",\"usagePeriodStart\":\"2026-11-01T00:00:00.000Z\",\"usagePeriodEnd\":\"2099-12-01T00:00:00.000Z\",\"resetPeriod\":\"MONTH\",\"feature\":{{\"refId\":\"feature-metered-{i:D2}\",\"featureType\":\"NUMBER\",\"displayName\":\"Feature Metered {i:D2}\",\"meterType\":\"Incremental\",\"featureUnits\":\"call\",\"featureUnitsPlural\":\"calls\"}}}}");
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            items.Add($"{{{At},\"enumValues\":[\"us-east-1\",\"eu-west-1\"],\"feature\":{{\"refId\":\"feature-enum-{i:D2}\",\"featureType\":\"ENUM\",\"displayName\":\"Feature Enum {i:D2}\"}}}}");
+        }
+
+        foreach (var currency in new[] { "ai-credits", "credits-1" })
+        {
+            items.Add($"{{\"currency\":{{\"currencyId\":\"{currency}\",\"displayName\":\"{currency} title\",\"unitSingular\":\"credit\",\"unitPlural\":\"credits\"}},\"usageLimit\":1000,\"currentUsage\":389,\"hasSoftLimit\":false,\"usageUpdatedAt\":\"2026-11-01T10:00:00.000Z\",\"entitlementUpdatedAt\":\"2026-11-01T10:00:00.000Z\",\"usagePeriodEnd\":\"2099-12-01T00:00:00.000Z\",\"__typename\":\"CreditEntitlement\",\"isGranted\":true}}");
+        }
+
+        return new StringBuilder("{\"entitlementsV2\":[").AppendJoin(',', items).Append("]}").ToString();
     }
 }

@@ -35,10 +35,25 @@ internal sealed record SidecarSettings
 
     /// <summary>
     /// Share of CACHE_MAX_SIZE_BYTES FASTER is sized from (its in-memory log is a quarter of that, plus the index); the
-    /// hot tier gets the rest, never less than a quarter of the budget. FASTER's floor (4 MiB log + 1 MiB index) means
-    /// budgets under about 8 MiB are exceeded by that floor.
+    /// hot tier gets the rest, never less than a quarter of the budget. FASTER's floor (4 MiB log, 1 MiB pages, 1 MiB
+    /// index) means budgets under 8 MiB are exceeded by that floor.
     /// </summary>
     private const double FasterShare = 0.4;
+
+    /// <summary>
+    /// GC heap the process may use beyond CACHE_MAX_SIZE_BYTES: its own objects (~12 MiB idle), FASTER's fixed
+    /// structures (~8 MiB: overflow buckets, I/O buffers), requests in flight and the garbage between collections.
+    /// Hosting.HeapGovernor collects when the heap passes the budget plus this (<see cref="HeapLimitBytes"/>); the GC's
+    /// hard limit is the budget plus twice this (<see cref="HeapHardLimitBytes"/>).
+    /// </summary>
+    public const long HeapBaseBytes = 64L << 20;
+
+    /// <summary>
+    /// What the process may need beyond CACHE_MAX_SIZE_BYTES: the heap up to its hard limit (2 × <see cref="HeapBaseBytes"/>)
+    /// plus ~40 MiB outside the GC heap (the mapped binary, thread stacks, native libraries). The README documents it
+    /// as the base of the bound RSS ≤ budget + base; bench/memory_budget.py measured 85–110 MB under constant eviction.
+    /// </summary>
+    public const long ProcessBaseBytes = 168L << 20;
 
     public required SourceMode Mode { get; init; }
 
@@ -58,11 +73,17 @@ internal sealed record SidecarSettings
 
     public required TieredCacheOptions Cache { get; init; }
 
-    /// <summary>CACHE_MAX_SIZE_BYTES: default half of the memory this process may use (the GC reports the cgroup limit).</summary>
+    /// <summary>CACHE_MAX_SIZE_BYTES; the default is derived from the memory this process may use (<see cref="DefaultCacheBudget"/>).</summary>
     public required long CacheMaxSizeBytes { get; init; }
 
-    /// <summary>What the hot tier may hold: the budget less FASTER's memory (log + index).</summary>
+    /// <summary>What the hot tier may hold: the budget less FASTER's memory (log, one page being flushed, index).</summary>
     public required long HotBudgetBytes { get; init; }
+
+    /// <summary>The GC heap the process keeps within (Hosting.HeapGovernor): the budget plus <see cref="HeapBaseBytes"/>.</summary>
+    public long HeapLimitBytes => CacheMaxSizeBytes > long.MaxValue / 2 ? long.MaxValue / 2 : CacheMaxSizeBytes + HeapBaseBytes;
+
+    /// <summary>The GC heap hard limit, a backstop the governor keeps the heap well under: the budget plus 2 × <see cref="HeapBaseBytes"/>.</summary>
+    public long HeapHardLimitBytes => HeapLimitBytes + HeapBaseBytes;
 
     public required string CacheDirectory { get; init; }
 
@@ -117,13 +138,13 @@ internal sealed record SidecarSettings
             var other => throw new SettingsException($"CACHE_PERSISTENCE: expected 'faster' or 'none', got '{other}'"),
         };
 
-        var budget = env.LongOrNull(EnvVariables.CacheMaxSizeBytes, 1 << 20, long.MaxValue) ?? DefaultCacheBudget();
+        var budget = env.LongOrNull(EnvVariables.CacheMaxSizeBytes, 1 << 20, long.MaxValue) ?? DefaultCacheBudget(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         var directory = Path.GetFullPath(env.String(EnvVariables.CacheDir)!);
         var fasterOptions = FasterFrom(env, directory, budget); // read in every mode, like every variable
         var faster = mode == SourceMode.Stigg && persistence ? fasterOptions : null;
         var hotBudget = faster is null
             ? budget
-            : Math.Max(budget - (faster.EffectiveMemoryBytes + (faster.EffectiveMaxIndexBuckets * 64)), budget / 4);
+            : Math.Max(budget - FasterMemoryBytes(faster), budget / 4);
 
         return new SidecarSettings
         {
@@ -192,7 +213,21 @@ internal sealed record SidecarSettings
         return sized with { CheckpointInterval = env.Seconds(EnvVariables.CacheCheckpointIntervalSecs, 1, 86_400) };
     }
 
-    private static long DefaultCacheBudget() => Math.Max(1 << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2);
+    /// <summary>
+    /// The default CACHE_MAX_SIZE_BYTES for a process that may use <paramref name="availableBytes"/> (the cgroup limit,
+    /// or the machine; the GC reports either): what keeps budget + <see cref="ProcessBaseBytes"/> within 85 % of it
+    /// (the rest is headroom for the kernel's accounting and bursts), at most half of it (a sidecar shares the box),
+    /// and never under 8 MiB (below about 200 MiB available the process's base alone does not fit).
+    /// </summary>
+    internal static long DefaultCacheBudget(long availableBytes) =>
+        Math.Max(8L << 20, Math.Min(availableBytes / 2, (availableBytes / 20 * 17) - ProcessBaseBytes));
+
+    /// <summary>
+    /// FASTER's memory that grows with the budget and so is counted in it: the in-memory log, one more page (the one
+    /// being flushed) and the hash index. Its fixed part (~8 MiB) is in <see cref="HeapBaseBytes"/>.
+    /// </summary>
+    internal static long FasterMemoryBytes(FasterTierOptions faster) =>
+        faster.EffectiveMemoryBytes + faster.EffectivePageBytes + (faster.EffectiveMaxIndexBuckets * 64); // the index grows up to its maximum
 
     /// <summary>
     /// Stigg's SDK derives the Edge URL from API_URL by prefixing the host with <c>edge.</c>. A loopback API_URL

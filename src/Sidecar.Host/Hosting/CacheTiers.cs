@@ -34,7 +34,7 @@ internal sealed class CacheTiers(SidecarSettings settings, SidecarStatus status,
             _all.Add(Faster);
             status.Observe(Faster);
             metrics.Observe(Faster, () => status.Persistence);
-            status.PersistentMemoryBytes = fasterOptions.EffectiveMemoryBytes + (fasterOptions.EffectiveMaxIndexBuckets * 64);
+            status.PersistentMemoryBytes = SidecarSettings.FasterMemoryBytes(fasterOptions);
         }
 
         if (settings.Redis is { } redisOptions)
