@@ -175,7 +175,7 @@ internal sealed class FileSource : IEntitlementsSource
 
     /// <summary>
     /// Reads and parses on this thread while another validates, hashes and maps what it parsed: the two halves cost
-    /// about the same, so with a second core a large file loads in little more than half the time.
+    /// about the same, so a free second core takes half the work.
     /// </summary>
     private static Dictionary<CustomerKey, FileEntry> LoadStreamed(string path, IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now)
     {
