@@ -191,6 +191,30 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Many whole snapshots at once (a file load): each held in the hot tier, timestamp-guarded and within the budget as
+    /// <see cref="ApplySnapshotAsync"/> holds one, and written to every tier before returning. Without persistent tiers
+    /// (file mode) it is a plain loop over the hot tier, with no await per customer.
+    /// </summary>
+    public async ValueTask ApplySnapshotsAsync(IEnumerable<CustomerSnapshot> snapshots)
+    {
+        ArgumentNullException.ThrowIfNull(snapshots);
+        if (_tiers.Count == 0)
+        {
+            foreach (var snapshot in snapshots)
+            {
+                _hot.Set(snapshot);
+            }
+
+            return;
+        }
+
+        foreach (var snapshot in snapshots)
+        {
+            await ApplySnapshotAsync(snapshot).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>An absolute usage value (an event, a usage-report result); skipped for customers not held anywhere.</summary>
     public async ValueTask ApplyUsageAsync(CustomerKey key, UsageUpdate update)
     {

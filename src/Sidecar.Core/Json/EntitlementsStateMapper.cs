@@ -8,22 +8,41 @@ public static class EntitlementsStateMapper
     /// <param name="key">The entry the state belongs to.</param>
     /// <param name="state">The Edge/GraphQL/WS payload.</param>
     /// <param name="fetchedAt">When the upstream confirmed it (epoch ms).</param>
-    public static CustomerSnapshot ToSnapshot(CustomerKey key, EntitlementsStateDto state, long fetchedAt)
+    /// <param name="interner">Shares repeated strings and equal entitlements with the other snapshots of one load; null maps without sharing.</param>
+    public static CustomerSnapshot ToSnapshot(CustomerKey key, EntitlementsStateDto state, long fetchedAt, SnapshotInterner? interner = null)
     {
-        var features = new List<FeatureEntitlement>(state.EntitlementsV2.Count);
-        var credits = new List<CreditGrant>();
+        // Exact-size arrays: a snapshot holds its lists for as long as it lives (a million of them in a large file).
+        var featureCount = 0;
+        var creditCount = 0;
+        foreach (var dto in state.EntitlementsV2)
+        {
+            if (dto.IsCredit)
+            {
+                creditCount += dto.Currency?.CurrencyId is { Length: > 0 } ? 1 : 0;
+            }
+            else
+            {
+                featureCount += dto.Feature?.RefId is { Length: > 0 } ? 1 : 0;
+            }
+        }
+
+        var features = featureCount == 0 ? [] : new FeatureEntitlement[featureCount];
+        var credits = creditCount == 0 ? [] : new CreditGrant[creditCount];
+        featureCount = creditCount = 0;
         foreach (var dto in state.EntitlementsV2)
         {
             if (dto.IsCredit)
             {
                 if (dto.Currency?.CurrencyId is { Length: > 0 } currencyId)
                 {
-                    credits.Add(ToCredit(currencyId, dto));
+                    var credit = ToCredit(interner?.Intern(currencyId) ?? currencyId, dto, interner);
+                    credits[creditCount++] = interner?.Intern(credit) ?? credit;
                 }
             }
             else if (dto.Feature?.RefId is { Length: > 0 } featureId)
             {
-                features.Add(ToFeature(featureId, dto));
+                var feature = ToFeature(interner?.Intern(featureId) ?? featureId, dto, interner);
+                features[featureCount++] = interner?.Intern(feature) ?? feature;
             }
         }
 
@@ -125,7 +144,7 @@ public static class EntitlementsStateMapper
         };
     }
 
-    private static FeatureEntitlement ToFeature(string featureId, EntitlementDto dto)
+    private static FeatureEntitlement ToFeature(string featureId, EntitlementDto dto, SnapshotInterner? interner)
     {
         var feature = dto.Feature!;
         return new FeatureEntitlement
@@ -133,14 +152,14 @@ public static class EntitlementsStateMapper
             FeatureId = featureId,
             FeatureType = StiggEnums.ParseFeatureType(feature.FeatureType),
             MeterType = StiggEnums.ParseMeterType(feature.MeterType),
-            DisplayName = feature.DisplayName,
-            Units = feature.FeatureUnits,
-            UnitsPlural = feature.FeatureUnitsPlural,
+            DisplayName = Share(interner, feature.DisplayName),
+            Units = Share(interner, feature.FeatureUnits),
+            UnitsPlural = Share(interner, feature.FeatureUnitsPlural),
             UsageLimit = dto.UsageLimit,
             HasUnlimitedUsage = dto.HasUnlimitedUsage ?? false,
             HasSoftLimit = dto.HasSoftLimit ?? false,
             CurrentUsage = dto.CurrentUsage ?? 0,
-            EnumValues = dto.EnumValues is { Count: > 0 } values ? values.ToArray() : [],
+            EnumValues = dto.EnumValues is { Count: > 0 } values ? interner?.Intern(values) ?? values.ToArray() : [],
             DeniedReason = StiggEnums.ParseReason(dto.AccessDeniedReason),
             EntitlementUpdatedAt = dto.EntitlementUpdatedAt ?? 0,
             UsageUpdatedAt = dto.UsageUpdatedAt ?? 0,
@@ -149,18 +168,18 @@ public static class EntitlementsStateMapper
             UsagePeriodEnd = dto.UsagePeriodEnd,
             ResetPeriod = StiggEnums.ParseResetPeriod(dto.ResetPeriod),
             ValidUntil = dto.ValidUntil,
-            CreditCurrencyId = dto.CreditRate?.CurrencyId,
+            CreditCurrencyId = Share(interner, dto.CreditRate?.CurrencyId),
             CreditRateAmount = dto.CreditRate?.Amount,
         };
     }
 
-    private static CreditGrant ToCredit(string currencyId, EntitlementDto dto) => new()
+    private static CreditGrant ToCredit(string currencyId, EntitlementDto dto, SnapshotInterner? interner) => new()
     {
         CurrencyId = currencyId,
-        DisplayName = dto.Currency?.DisplayName,
-        Description = dto.Currency?.Description,
-        UnitSingular = dto.Currency?.UnitSingular,
-        UnitPlural = dto.Currency?.UnitPlural,
+        DisplayName = Share(interner, dto.Currency?.DisplayName),
+        Description = Share(interner, dto.Currency?.Description),
+        UnitSingular = Share(interner, dto.Currency?.UnitSingular),
+        UnitPlural = Share(interner, dto.Currency?.UnitPlural),
         UsageLimit = dto.UsageLimit ?? 0,
         CurrentUsage = dto.CurrentUsage ?? 0,
         HasSoftLimit = dto.HasSoftLimit ?? false,
@@ -170,4 +189,6 @@ public static class EntitlementsStateMapper
         UsagePeriodEnd = dto.UsagePeriodEnd,
         ValidUntil = dto.ValidUntil,
     };
+
+    private static string? Share(SnapshotInterner? interner, string? value) => interner is null ? value : interner.Intern(value);
 }

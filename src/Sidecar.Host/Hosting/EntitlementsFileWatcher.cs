@@ -19,10 +19,11 @@ internal sealed class EntitlementsFileWatcher(FileSource file, TieredEntitlement
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var (key, state) in file.Customers)
-        {
-            await cache.ApplySnapshotAsync(file.ToSnapshot(key, state)).ConfigureAwait(false);
-        }
+        await cache.ApplySnapshotsAsync(file.Snapshots).ConfigureAwait(false);
+
+        // Reading the file allocated several times what it keeps (read buffers, per-customer documents): give that
+        // back before serving. Left to the idle trim, it would count in its baseline and stay committed for good.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -61,10 +62,10 @@ internal sealed class EntitlementsFileWatcher(FileSource file, TieredEntitlement
             await cache.RemoveAsync(key).ConfigureAwait(false);
         }
 
-        foreach (var (key, state) in changes.Changed)
+        foreach (var snapshot in changes.Changed)
         {
-            await cache.RemoveAsync(key).ConfigureAwait(false);
-            await cache.ApplySnapshotAsync(file.ToSnapshot(key, state)).ConfigureAwait(false);
+            await cache.RemoveAsync(snapshot.Key).ConfigureAwait(false);
+            await cache.ApplySnapshotAsync(snapshot).ConfigureAwait(false);
         }
     }
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Sidecar.Cache;
@@ -13,15 +15,23 @@ namespace Sidecar.Host.Sources;
 /// customers. A customer the file does not list is answered as Stigg's Edge answers an unknown one (CustomerNotFound).
 /// Usage is accounted locally (DELTA adds, SET replaces) so checks reflect it until the file changes; events have
 /// nowhere to go and are dropped. <see cref="Hosting.EntitlementsFileWatcher"/> pushes the file's changes.
+/// <para>
+/// The file is streamed one customer at a time and each is kept as its snapshot (the one the hot tier holds too, so
+/// a customer evicted by the budget is answered again from it), with repeated strings shared across customers, plus
+/// a hash of its state for the reload diff. The parsed documents are not kept.
+/// </para>
 /// </summary>
 internal sealed class FileSource : IEntitlementsSource
 {
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _reloadLock = new();
-    private Dictionary<CustomerKey, EntitlementsStateDto> _customers;
+    /// <summary>Customers handed from the reading thread to the mapping one at a time.</summary>
+    private const int LoadBatchSize = 256;
 
-    private FileSource(string path, Dictionary<CustomerKey, EntitlementsStateDto> customers, ILogger logger, TimeProvider time)
+    private Dictionary<CustomerKey, FileEntry> _customers;
+
+    private FileSource(string path, Dictionary<CustomerKey, FileEntry> customers, ILogger logger, TimeProvider time)
     {
         Path = path;
         _customers = customers;
@@ -38,14 +48,15 @@ internal sealed class FileSource : IEntitlementsSource
 
     public string Path { get; }
 
-    public IReadOnlyDictionary<CustomerKey, EntitlementsStateDto> Customers => _customers;
+    /// <summary>The file's customers as snapshots, mapped when the file was read.</summary>
+    public IReadOnlyCollection<CustomerSnapshot> Snapshots => new SnapshotView(_customers);
 
     /// <summary>Loads the file; a file that cannot be read or parsed is a configuration error.</summary>
     public static FileSource Open(string path, ILogger logger, TimeProvider time)
     {
         try
         {
-            return new FileSource(path, Parse(path), logger, time);
+            return new FileSource(path, Load(path, previous: null, time.GetUtcNow().ToUnixTimeMilliseconds()), logger, time);
         }
         catch (Exception ex) when (ex is JsonException or IOException or FormatException)
         {
@@ -55,17 +66,17 @@ internal sealed class FileSource : IEntitlementsSource
 
     public Task<CustomerSnapshot?> FetchAsync(CustomerKey key, bool fresh, CancellationToken cancellationToken)
     {
-        if (!_customers.TryGetValue(key, out var state))
+        var customers = _customers;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (customers.TryGetValue(key, out var entry))
         {
-            var reason = key.ResourceId is not null && _customers.ContainsKey(key.Global) ? "CustomerResourceNotFound" : "CustomerNotFound";
-            state = new EntitlementsStateDto { AccessDeniedReason = reason };
+            // Confirmed now, as a fresh mapping of the file's entry would be.
+            return Task.FromResult<CustomerSnapshot?>(entry.Snapshot.WithFetchedAt(now));
         }
 
-        return Task.FromResult<CustomerSnapshot?>(ToSnapshot(key, state));
+        var reason = key.ResourceId is not null && customers.ContainsKey(key.Global) ? "CustomerResourceNotFound" : "CustomerNotFound";
+        return Task.FromResult<CustomerSnapshot?>(EntitlementsStateMapper.ToSnapshot(key, new EntitlementsStateDto { AccessDeniedReason = reason }, now));
     }
-
-    public CustomerSnapshot ToSnapshot(CustomerKey key, EntitlementsStateDto state) =>
-        EntitlementsStateMapper.ToSnapshot(key, state, _time.GetUtcNow().ToUnixTimeMilliseconds());
 
     public async Task<IReadOnlyList<UsageReportResult>> ReportUsageAsync(IReadOnlyList<UsageReport> reports, TieredEntitlementCache cache, CancellationToken cancellationToken)
     {
@@ -105,10 +116,11 @@ internal sealed class FileSource : IEntitlementsSource
     {
         lock (_reloadLock)
         {
-            Dictionary<CustomerKey, EntitlementsStateDto> fresh;
+            var old = _customers;
+            Dictionary<CustomerKey, FileEntry> fresh;
             try
             {
-                fresh = Parse(Path);
+                fresh = Load(Path, old, _time.GetUtcNow().ToUnixTimeMilliseconds());
             }
             catch (Exception ex) when (ex is JsonException or IOException or FormatException or UnauthorizedAccessException)
             {
@@ -116,13 +128,13 @@ internal sealed class FileSource : IEntitlementsSource
                 return null;
             }
 
-            var old = _customers;
-            var changed = new Dictionary<CustomerKey, EntitlementsStateDto>();
-            foreach (var (key, state) in fresh)
+            var changed = new List<CustomerSnapshot>();
+            foreach (var (key, entry) in fresh)
             {
-                if (!old.TryGetValue(key, out var previous) || !SameJson(previous, state))
+                // An unchanged entry is the old one itself (Load reuses it), so the hot tier's copy stays shared.
+                if (!old.TryGetValue(key, out var previous) || !ReferenceEquals(previous.Snapshot, entry.Snapshot))
                 {
-                    changed[key] = state;
+                    changed.Add(entry.Snapshot);
                 }
             }
 
@@ -133,30 +145,176 @@ internal sealed class FileSource : IEntitlementsSource
         }
     }
 
-    private static Dictionary<CustomerKey, EntitlementsStateDto> Parse(string path)
+    /// <summary>
+    /// Reads the file into entries: streamed, one customer at a time; when the streaming reader meets anything it does
+    /// not follow (a malformed file above all) the file is read again whole with the serializer, which gives the same
+    /// error, at the same place, as it always has — or loads the unusual shape the same way as before.
+    /// </summary>
+    /// <param name="previous">The entries held now: a customer whose state hashes the same keeps its entry.</param>
+    private static Dictionary<CustomerKey, FileEntry> Load(string path, IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var file = JsonSerializer.Deserialize(stream, CoreJsonContext.Default.EntitlementsFile)
-            ?? throw new FormatException("the file holds JSON null");
-        var customers = new Dictionary<CustomerKey, EntitlementsStateDto>();
+        try
+        {
+            return LoadStreamed(path, previous, now);
+        }
+        catch (Exception)
+        {
+            // Whatever went wrong, the whole-file read below meets it again and reports it, or reads what the
+            // streaming reader does not follow; errors are rare, so its memory cost is only paid then.
+        }
+
+        using var whole = new EntryBuilder(previous, now);
+        var file = ReadWhole(path);
         for (var i = 0; i < file.Customers.Count; i++)
         {
-            var entry = file.Customers[i];
+            whole.Add(i, file.Customers[i]);
+        }
+
+        return whole.Customers;
+    }
+
+    /// <summary>
+    /// Reads and parses on this thread while another validates, hashes and maps what it parsed: the two halves cost
+    /// about the same, so a free second core takes half the work.
+    /// </summary>
+    private static Dictionary<CustomerKey, FileEntry> LoadStreamed(string path, IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now)
+    {
+        using var builder = new EntryBuilder(previous, now);
+        var strings = new SnapshotInterner();
+        using var stream = OpenRead(path);
+        if (Environment.ProcessorCount < 2)
+        {
+            EntitlementsFileReader.Read(stream, strings, builder.Add);
+            return builder.Customers;
+        }
+
+        using var batches = new BlockingCollection<(int First, FileCustomer[] Customers)>(boundedCapacity: 16);
+        using var stop = new CancellationTokenSource();
+        var mapper = Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    foreach (var (first, customers) in batches.GetConsumingEnumerable(stop.Token))
+                    {
+                        for (var i = 0; i < customers.Length; i++)
+                        {
+                            builder.Add(first + i, customers[i]);
+                        }
+                    }
+                }
+                catch
+                {
+                    stop.Cancel(); // the reader stops at its next batch
+                    throw;
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        Exception? readFailure = null;
+        try
+        {
+            var batch = new List<FileCustomer>(LoadBatchSize);
+            var first = 0;
+            EntitlementsFileReader.Read(stream, strings, (index, customer) =>
+            {
+                if (batch.Count == 0)
+                {
+                    first = index;
+                }
+
+                batch.Add(customer);
+                if (batch.Count == LoadBatchSize)
+                {
+                    batches.Add((first, batch.ToArray()), stop.Token);
+                    batch.Clear();
+                }
+            });
+            batches.Add((first, batch.ToArray()), stop.Token);
+        }
+        catch (Exception ex)
+        {
+            readFailure = ex;
+            stop.Cancel();
+        }
+
+        // The mapper is always waited for, so nothing outlives the builder.
+        batches.CompleteAdding();
+        try
+        {
+            mapper.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (readFailure is not null)
+        {
+        }
+
+        if (readFailure is not null)
+        {
+            ExceptionDispatchInfo.Throw(readFailure);
+        }
+
+        return builder.Customers;
+    }
+
+    private static EntitlementsFile ReadWhole(string path)
+    {
+        using var stream = OpenRead(path);
+        return JsonSerializer.Deserialize(stream, CoreJsonContext.Default.EntitlementsFile)
+            ?? throw new FormatException("the file holds JSON null");
+    }
+
+    private static FileStream OpenRead(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+    /// <summary>One customer of the file: its snapshot and the hash of its state, which is all a reload compares.</summary>
+    private readonly record struct FileEntry(CustomerSnapshot Snapshot, UInt128 StateHash);
+
+    /// <summary>Validates, hashes and maps the customers of one read, sharing repeated strings between them.</summary>
+    private sealed class EntryBuilder(IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now) : IDisposable
+    {
+        private readonly SnapshotInterner _interner = new();
+        private readonly StateHasher _hasher = new();
+
+        public Dictionary<CustomerKey, FileEntry> Customers { get; } = [];
+
+        public void Add(int index, FileCustomer entry)
+        {
             if (string.IsNullOrEmpty(entry.CustomerId))
             {
-                throw new FormatException($"customers[{i}].customerId is missing");
+                throw new FormatException($"customers[{index}].customerId is missing");
             }
 
             var key = new CustomerKey(entry.CustomerId, string.IsNullOrEmpty(entry.ResourceId) ? null : entry.ResourceId);
-            customers[key] = entry.EntitlementsState ?? throw new FormatException($"customers[{i}].entitlementsState is missing");
+            var state = entry.EntitlementsState ?? throw new FormatException($"customers[{index}].entitlementsState is missing");
+            // A reload replaces the customers whose state would serialize differently (what it has always compared):
+            // a reformatted file or reordered properties change nothing.
+            var hash = _hasher.Hash(state);
+            Customers[key] = previous is not null && previous.TryGetValue(key, out var held) && held.StateHash == hash
+                ? held
+                : new FileEntry(EntitlementsStateMapper.ToSnapshot(key, state, now, _interner), hash);
         }
 
-        return customers;
+        public void Dispose() => _hasher.Dispose();
     }
 
-    private static bool SameJson(EntitlementsStateDto a, EntitlementsStateDto b) =>
-        JsonSerializer.Serialize(a, CoreJsonContext.Default.EntitlementsStateDto) == JsonSerializer.Serialize(b, CoreJsonContext.Default.EntitlementsStateDto);
+    /// <summary>The entries' snapshots, without copying them out.</summary>
+    private sealed class SnapshotView(Dictionary<CustomerKey, FileEntry> customers) : IReadOnlyCollection<CustomerSnapshot>
+    {
+        public int Count => customers.Count;
+
+        public IEnumerator<CustomerSnapshot> GetEnumerator()
+        {
+            foreach (var entry in customers.Values)
+            {
+                yield return entry.Snapshot;
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }
 
-/// <summary>What a reload of the entitlements file changed.</summary>
-internal sealed record FileChanges(IReadOnlyDictionary<CustomerKey, EntitlementsStateDto> Changed, IReadOnlyList<CustomerKey> Removed);
+/// <summary>What a reload of the entitlements file changed: the changed customers' new snapshots, the keys gone.</summary>
+internal sealed record FileChanges(IReadOnlyList<CustomerSnapshot> Changed, IReadOnlyList<CustomerKey> Removed);
