@@ -101,13 +101,15 @@ public static class SnapshotCodec
         var resourceId = reader.Bool() ? reader.String() : null;
         var customerReason = ReadNullableReason(ref reader);
 
-        var features = new FeatureEntitlement[reader.Count(minItemBytes: 4)];
+        var featureCount = reader.Count(minItemBytes: 4);
+        var features = featureCount == 0 ? [] : new FeatureEntitlement[featureCount]; // a shared empty array, as the mapper's
         for (var i = 0; i < features.Length; i++)
         {
             features[i] = ReadFeature(ref reader);
         }
 
-        var credits = new CreditGrant[reader.Count(minItemBytes: 12)];
+        var creditCount = reader.Count(minItemBytes: 12);
+        var credits = creditCount == 0 ? [] : new CreditGrant[creditCount];
         for (var i = 0; i < credits.Length; i++)
         {
             credits[i] = ReadCredit(ref reader);

@@ -182,9 +182,10 @@ public sealed class CustomerSnapshot
     /// </summary>
     private static long EstimateBytes(CustomerKey key, IReadOnlyList<FeatureEntitlement> features, IReadOnlyList<CreditGrant> credits)
     {
-        // The snapshot object (112), its two dictionaries (80 each) and the two lists or arrays behind Features and Credits.
-        const int SnapshotBytes = 112 + (2 * 80) + (2 * 32) + 48; // + 48: allocation rounding and spare capacity seen in the measurements
-        const int FeatureBytes = 216; // the FeatureEntitlement record
+        // The snapshot object (112) and its two dictionaries (80 each); Features and Credits are exact-size arrays
+        // (the mapper and the FASTER codec both build them so), counted in CollectionBytes.
+        const int SnapshotBytes = 112 + (2 * 80) + 16; // + 16: allocation rounding seen in the measurements
+        const int FeatureBytes = 232; // the FeatureEntitlement record, with the rounding its optional fields leave
         const int CreditBytes = 136; // the CreditGrant record
         long bytes = SnapshotBytes + StringBytes(key.CustomerId) + StringBytes(key.ResourceId)
             + CollectionBytes(features.Count) + CollectionBytes(credits.Count);
@@ -213,11 +214,11 @@ public sealed class CustomerSnapshot
 
     /// <summary>
     /// A dictionary index of <paramref name="count"/> items (buckets of 4 bytes and entries of 24, at a prime capacity
-    /// of up to ~1.3 × count, plus two array headers) and the list array beside it (8 bytes a slot, with the spare
-    /// capacity the mapper's growth leaves). Nothing for an empty one: both stay on shared empty arrays.
+    /// of up to ~1.3 × count, plus two array headers) and the exact-size array beside it (8 bytes a slot). Nothing for
+    /// an empty one: both stay on shared empty arrays.
     /// </summary>
     private static long CollectionBytes(int count) =>
-        count == 0 ? 0 : (2 * 24) + (28L * (count + (count / 3) + 3)) + 24 + (8L * (count + (count / 2) + 1));
+        count == 0 ? 0 : (2 * 24) + (28L * (count + (count / 3) + 3)) + 24 + (8L * count);
 
     /// <summary>A string: 22 bytes of header, length and terminator plus two bytes a char, rounded up to 8.</summary>
     private static long StringBytes(string? s) => s is null ? 0 : (22 + (2L * s.Length) + 7) & ~7L;
