@@ -259,20 +259,10 @@ internal static class FileCustomerParser
 
     private static bool TryFeature(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
     {
-        if (!reader.Read())
-        {
-            return false;
-        }
-
-        if (reader.TokenType == JsonTokenType.Null)
+        if (!TryOpenObject(ref reader, out var isNull) || isNull)
         {
             e.Feature = null;
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
+            return isNull;
         }
 
         var f = new FeatureDto();
@@ -334,20 +324,10 @@ internal static class FileCustomerParser
 
     private static bool TryCurrency(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
     {
-        if (!reader.Read())
-        {
-            return false;
-        }
-
-        if (reader.TokenType == JsonTokenType.Null)
+        if (!TryOpenObject(ref reader, out var isNull) || isNull)
         {
             e.Currency = null;
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
+            return isNull;
         }
 
         var c = new CurrencyDto();
@@ -393,20 +373,10 @@ internal static class FileCustomerParser
 
     private static bool TryCreditRate(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
     {
-        if (!reader.Read())
-        {
-            return false;
-        }
-
-        if (reader.TokenType == JsonTokenType.Null)
+        if (!TryOpenObject(ref reader, out var isNull) || isNull)
         {
             e.CreditRate = null;
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
+            return isNull;
         }
 
         var rate = new CreditRateDto();
@@ -437,6 +407,19 @@ internal static class FileCustomerParser
 
         e.CreditRate = rate;
         return reader.TokenType == JsonTokenType.EndObject;
+    }
+
+    /// <summary>Reads the next value: an object to read (true, not null), JSON null (true, null), or anything else (false).</summary>
+    private static bool TryOpenObject(ref Utf8JsonReader reader, out bool isNull)
+    {
+        isNull = false;
+        if (!reader.Read())
+        {
+            return false;
+        }
+
+        isNull = reader.TokenType == JsonTokenType.Null;
+        return isNull || reader.TokenType == JsonTokenType.StartObject;
     }
 
     private static bool TryStrings(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
