@@ -151,7 +151,7 @@ public sealed class PersistenceSmokeTests(AotBinary binary) : IDisposable
         var degraded = await Eventually.ValueAsync(() => ReadyAsync(sidecar), r => r.Persistence == "degraded", TimeSpan.FromSeconds(20));
         Assert.True(degraded.Ready);
         Assert.Contains("No space left on device", degraded.Cause, StringComparison.Ordinal);
-        Assert.Single(sidecar.Output, l => l.Contains("persistence degraded", StringComparison.Ordinal));
+        Assert.Equal(1, await LinesAsync(sidecar, l => l.Contains("persistence degraded", StringComparison.Ordinal)));
         var metrics = await _http.GetStringAsync(new Uri($"http://127.0.0.1:{sidecar.MetricsPort}/metrics"));
         Assert.Contains(metrics.Split('\n'), l => l.StartsWith("sidecar_persistence_degraded", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
 
@@ -189,7 +189,7 @@ public sealed class PersistenceSmokeTests(AotBinary binary) : IDisposable
 
         var resumed = await Eventually.ValueAsync(() => ReadyAsync(sidecar), r => r.Resumes == 1 && r.Persistence == "healthy", TimeSpan.FromSeconds(20));
         Assert.Equal(1, resumed.Faults);
-        Assert.Contains(sidecar.Output, l => l.Contains("persistence degraded", StringComparison.Ordinal) && l.Contains("is gone", StringComparison.Ordinal));
+        Assert.Equal(1, await LinesAsync(sidecar, l => l.Contains("persistence degraded", StringComparison.Ordinal) && l.Contains("is gone", StringComparison.Ordinal)));
         Assert.Equal(3, (await SeatsAsync(client, 2)).Entitlement.Value);
         await Eventually.ValueAsync(() => Task.FromResult(File.Exists(Path.Combine(cacheDir, "current"))), b => b, TimeSpan.FromSeconds(20));
         Assert.Equal(0, await sidecar.StopAsync(TimeSpan.FromSeconds(20)));
@@ -220,11 +220,18 @@ public sealed class PersistenceSmokeTests(AotBinary binary) : IDisposable
         var ready = await ReadyAsync(sidecar);
         Assert.Equal("unavailable", ready.Persistence);
         Assert.Contains("Read-only file system", ready.Cause, StringComparison.Ordinal);
-        Assert.Single(sidecar.Output, l => l.Contains("running without persistence", StringComparison.Ordinal));
+        Assert.Equal(1, await LinesAsync(sidecar, l => l.Contains("running without persistence", StringComparison.Ordinal)));
         Assert.DoesNotContain(sidecar.Output, l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal) || l.Contains("\"level\":\"fatal\"", StringComparison.Ordinal));
         Assert.Equal(0, await sidecar.StopAsync(TimeSpan.FromSeconds(20)));
         disk.Remount(readOnly: false);
     }
+
+    /// <summary>
+    /// How many output lines match, once at least one has arrived: the process's stdout is read asynchronously, so a
+    /// line can trail the state /readyz already shows.
+    /// </summary>
+    private static Task<int> LinesAsync(SidecarProcess sidecar, Func<string, bool> match) =>
+        Eventually.ValueAsync(() => sidecar.Output.Count(match), n => n > 0, TimeSpan.FromSeconds(10));
 
     private async Task<Readiness> ReadyAsync(SidecarProcess sidecar)
     {
