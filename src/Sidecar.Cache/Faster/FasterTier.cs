@@ -379,7 +379,6 @@ public sealed class FasterTier : ISnapshotTier
             FasterStoreFiles.DiscardGeneration(faulted.Layout, _logger);
         }
 
-        var probe = Path.Combine(_root, ".probe");
         try
         {
             Directory.CreateDirectory(_root);
@@ -388,15 +387,11 @@ public sealed class FasterTier : ISnapshotTier
             // does not cycle through new stores that fault again at once.
             var needed = Options.EffectiveMemoryBytes + (Options.EffectiveIndexBuckets * 64);
             var free = new DriveInfo(_root).AvailableFreeSpace;
-            if (free < needed)
+            var refusal = free < needed ? $"{free} bytes free, {needed} needed to resume" : DiskProbe.WriteFails(_root, (int)Options.EffectivePageBytes);
+            if (refusal is not null)
             {
-                throw new IOException($"{free} bytes free, {needed} needed to resume");
-            }
-
-            using (var stream = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.DeleteOnClose))
-            {
-                stream.Write(new byte[Options.EffectivePageBytes]);
-                stream.Flush(flushToDisk: true);
+                Log.ResumeProbeFailed(_logger, _root, refusal);
+                return;
             }
 
             var fresh = FasterStoreFiles.CreateGeneration(Options, _root, _logger, _time, OnFault);

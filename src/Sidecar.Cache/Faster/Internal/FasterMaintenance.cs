@@ -179,17 +179,7 @@ internal sealed class FasterMaintenance(FasterStore store, FasterTierOptions opt
             return $"the directory {layout.Directory} is gone";
         }
 
-        var probe = Path.Combine(layout.Directory, ".probe");
-        try
-        {
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return $"the directory {layout.Directory} cannot be written: {ex.Message}";
-        }
+        return DiskProbe.WriteFails(layout.Directory, 0) is { } refusal ? $"the directory {layout.Directory} cannot be written: {refusal}" : null;
     }
 
     /// <summary>Caller holds <see cref="_step"/>, right after a checkpoint.</summary>

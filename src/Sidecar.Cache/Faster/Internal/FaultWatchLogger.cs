@@ -27,24 +27,7 @@ internal sealed class FaultWatchLogger(ILogger inner, string logDirectory, Actio
         }
         else if (Interlocked.Exchange(ref _reported, 1) == 0)
         {
-            onFault($"{Diagnose(logDirectory) ?? "the log device failed"} ({message}{(exception is null ? string.Empty : ": " + exception.Message)})");
-        }
-    }
-
-    /// <summary>What writing a page next to the log says (e.g. "No space left on device"), or null when that works.</summary>
-    internal static string? Diagnose(string directory)
-    {
-        var probe = Path.Combine(directory, ".fault-probe");
-        try
-        {
-            using var stream = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.DeleteOnClose);
-            stream.Write(new byte[64 * 1024]);
-            stream.Flush(flushToDisk: true);
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return ex.Message;
+            onFault($"{DiskProbe.WriteFails(logDirectory, 64 * 1024) ?? "the log device failed"} ({message}{(exception is null ? string.Empty : ": " + exception.Message)})");
         }
     }
 }
