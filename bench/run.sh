@@ -342,10 +342,11 @@ log "exec -> ready (sample file): ${STARTS[*]} ms"
 
 # 2. the main dataset: throughput (h2load) and latency (load client) against sidecar, floor, Node peer ----------------
 start_sidecar main 300 ENTITLEMENTS_FILE="$MAIN_DATA"
-MAIN_PID=$SC_PID MAIN_GRPC=$SC_GRPC
+MAIN_PID=$SC_PID MAIN_GRPC=$SC_GRPC MAIN_METRICS="http://127.0.0.1:$SC_METRICS/metrics"
 record startup.main "{\"readyMs\":$SC_READY_MS}"
 sleep 2
 IDLE_MAIN=$(rss_mb "$MAIN_PID")
+record memory.idle "$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS")"
 log "sidecar on $CUSTOMERS customers: ready in $SC_READY_MS ms, idle RSS $IDLE_MAIN MB"
 "$LOAD" check --url "http://127.0.0.1:$MAIN_GRPC" --kind boolean --customer cust-000001 --feature "$BOOL_ONE" >"$LOGS/check-sidecar.json" \
   || die "sidecar check failed: $(cat "$LOGS/check-sidecar.json")"
@@ -381,7 +382,10 @@ SAMPLER_PID=$!
 
 log "throughput (h2load, $DURATION s per point)"
 for s in "${STREAMS[@]}"; do
+  # Where the memory is at the headline stream count, and what each check allocates (runtime metrics, bench/README.md).
+  ((s == THROUGHPUT_STREAMS)) && before=$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS")
   h2load_run sidecar "http://127.0.0.1:$MAIN_GRPC$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"
+  ((s == THROUGHPUT_STREAMS)) && record memory.load "$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS" --since "$before")"
   h2load_run health "http://127.0.0.1:$MAIN_GRPC/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"
   if ((NODE_OK)); then h2load_run node "http://127.0.0.1:$NODE_PORT$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"; fi
 done

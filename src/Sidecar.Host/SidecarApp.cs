@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Grpc.Reflection;
+using Grpc.Reflection.V1Alpha;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,6 +17,7 @@ using Sidecar.Host.Diagnostics;
 using Sidecar.Host.Hosting;
 using Sidecar.Host.Rpc;
 using Sidecar.Upstream.Outbox;
+using Stigg.Sidecar.V1;
 using HealthStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace Sidecar.Host;
@@ -38,10 +42,19 @@ internal sealed class SidecarApp : IAsyncDisposable
 
     public TieredEntitlementCache Cache => _web.Services.GetRequiredService<TieredEntitlementCache>();
 
+    internal IServiceProvider Services => _web.Services;
+
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl-C, or <see cref="DisposeAsync"/>).</summary>
     public Task WaitForShutdownAsync() => _web.WaitForShutdownAsync();
 
-    public static async Task<SidecarApp> StartAsync(SidecarSettings settings, TimeProvider time, Stream logOutput, CancellationToken cancellationToken)
+    public static Task<SidecarApp> StartAsync(SidecarSettings settings, TimeProvider time, Stream logOutput, CancellationToken cancellationToken) =>
+        StartAsync(settings, time, logOutput, httpServer: null, cancellationToken);
+
+    /// <summary>
+    /// Starts on <paramref name="httpServer"/> instead of Kestrel: the in-process benchmark brings one that hands requests
+    /// to the same pipeline (hosting, routing, grpc-dotnet, our service) without sockets.
+    /// </summary>
+    internal static async Task<SidecarApp> StartAsync(SidecarSettings settings, TimeProvider time, Stream logOutput, IServer? httpServer, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
 
@@ -56,6 +69,10 @@ internal sealed class SidecarApp : IAsyncDisposable
         builder.Host.UseSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureListeners(kestrel, settings.Server));
+        if (httpServer is not null)
+        {
+            builder.Services.AddSingleton(httpServer);
+        }
 
         var status = new SidecarStatus();
         builder.Services.AddSidecar(settings, status, time);
@@ -174,13 +191,19 @@ internal sealed class SidecarApp : IAsyncDisposable
     private static void MapEndpoints(WebApplication web, ServerSettings server, SidecarStatus status, TieredEntitlementCache cache, CacheTiers tiers)
     {
         web.UseManagementPortSeparation(server.MetricsPort);
+
+        web.UseRootServices();
         var outbox = web.Services.GetService<UsageOutbox>();
+        HashSet<string> services = [SidecarService.Descriptor.FullName, Health.Descriptor.FullName];
         web.MapGrpcService<SidecarGrpcService>();
         web.MapGrpcService<HealthServiceImpl>();
         if (server.GrpcReflection)
         {
             web.MapGrpcService<ReflectionServiceImpl>();
+            services.Add(ServerReflection.Descriptor.FullName);
         }
+
+        web.UseUnimplementedForUnknownMethods(services);
 
         web.MapGet(server.HealthPath, () => Results.Text("ok")).RequireManagementPort();
         web.MapGet(server.ReadyPath, () =>

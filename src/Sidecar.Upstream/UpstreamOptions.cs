@@ -9,8 +9,6 @@ namespace Sidecar.Upstream;
 /// </summary>
 public sealed record UpstreamOptions
 {
-    private static readonly string ProcessInstanceId = NanoId.New();
-
     /// <summary>The server API key (<c>SERVER_API_KEY</c>). Sent as <c>X-API-KEY</c>; never logged.</summary>
     public required string ApiKey { get; init; }
 
@@ -88,8 +86,11 @@ public sealed record UpstreamOptions
     /// <summary>How long the socket may take to open and be acknowledged (<c>connection_ack</c>).</summary>
     public TimeSpan WsConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary><c>X-SDK-INSTANCE-ID</c>: a 21-character nanoid, random per process (as the SDK's per-initialize id).</summary>
-    public string SdkInstanceId { get; init; } = ProcessInstanceId;
+    /// <summary>
+    /// <c>X-SDK-INSTANCE-ID</c>: a 21-character nanoid, random per process (as the SDK's per-initialize id). Made on
+    /// first use: the random bytes come from OpenSSL, which file and offline modes need not load (3.6 MB resident).
+    /// </summary>
+    public string SdkInstanceId { get => field ??= ProcessInstance.Id; init; }
 
     /// <summary>The <c>source</c> header. The Sidecar bundles the Node SDK, so Stigg sees <c>NODE_SERVER_SDK</c>.</summary>
     public string Source { get; init; } = "NODE_SERVER_SDK";
@@ -138,5 +139,10 @@ public sealed record UpstreamOptions
         }
 
         static void Positive(TimeSpan value, string name) => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, name);
+    }
+
+    private static class ProcessInstance
+    {
+        public static readonly string Id = NanoId.New();
     }
 }

@@ -95,7 +95,7 @@ internal static class SidecarServices
         services.AddGrpc(o =>
         {
             o.EnableDetailedErrors = false;
-            o.IgnoreUnknownServices = false;
+            o.IgnoreUnknownServices = true; // no catch-all routes: UnknownMethods answers UNIMPLEMENTED instead
         });
         services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(settings.Telemetry.ServiceName, serviceVersion: SidecarVersion.Informational))
@@ -106,6 +106,10 @@ internal static class SidecarServices
                 // it would cost every gRPC call, and sidecar.grpc.* already counts and times them.
                 m.AddMeter(SidecarMetrics.MeterName, "System.Runtime", "Microsoft.AspNetCore.Server.Kestrel")
                     .AddProcessInstrumentation()
+
+                    // Every stream allocates its cardinality limit of points up front: OpenTelemetry's default of 2000
+                    // put 7 MB on the large-object heap for our ~35 streams. The widest is requests by method and code.
+                    .AddView(static _ => new MetricStreamConfiguration { CardinalityLimit = 256 })
                     .AddPrometheusExporter();
                 if (settings.Telemetry.OtlpEndpoint is not null)
                 {
