@@ -478,7 +478,7 @@ else
     # In process: validates the benchmarks and the parsing in seconds, without building a second project.
     BDN_ARGS=(--filter '*HitPathBenchmarks*' --job dry --inProcess)
   else
-    BDN_ARGS=(--filter '*HitPathBenchmarks*' '*EvaluatorBenchmarks*' '*HotTierBenchmarks*' --job short)
+    BDN_ARGS=(--filter '*HitPathBenchmarks*' '*EvaluatorBenchmarks*' '*HotTierBenchmarks*' '*GrpcPipelineBenchmarks*' --job short)
   fi
   timeout 2400 dotnet run -c Release --project "$BENCH/Sidecar.Benchmarks" -- "${BDN_ARGS[@]}" --artifacts "$BDN_ARTIFACTS" \
     >"$LOGS/bdn.log" 2>&1 || { tail -30 "$LOGS/bdn.log" >&2; die "BenchmarkDotNet run failed (log: $LOGS/bdn.log)"; }
