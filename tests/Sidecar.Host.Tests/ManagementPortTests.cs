@@ -32,13 +32,7 @@ public sealed class ManagementPortTests(SampleFileSidecar fixture) : IClassFixtu
     [InlineData("/metrics")]
     public async Task ManagementEndpoint_OnGrpcPort_NotFound(string path)
     {
-        // The gRPC port speaks HTTP/2 without TLS (prior knowledge), as a gRPC client does.
-        using var http = new HttpClient
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{Host.Settings.Server.GrpcPort}"),
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        using var http = Host.GrpcPortHttp();
 
         using var response = await http.GetAsync(path);
 

@@ -35,6 +35,14 @@ internal sealed class SidecarHost : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>Plain HTTP/2 (prior knowledge, no TLS) to the gRPC port, as a gRPC client speaks it.</summary>
+    public HttpClient GrpcPortHttp() => new()
+    {
+        BaseAddress = new Uri($"http://127.0.0.1:{Settings.Server.GrpcPort}"),
+        DefaultRequestVersion = System.Net.HttpVersion.Version20,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+
     public string LogText
     {
         get

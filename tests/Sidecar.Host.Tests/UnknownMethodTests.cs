@@ -48,12 +48,7 @@ public sealed class UnknownMethodTests(SampleFileSidecar fixture) : IClassFixtur
     [InlineData("application/grpc-web")]
     public async Task NotGrpc_OnGrpcPort_NotFound(string contentType)
     {
-        using var http = new HttpClient
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{Host.Settings.Server.GrpcPort}"),
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        using var http = Host.GrpcPortHttp();
         using var content = new ByteArrayContent([0, 0, 0, 0, 0]);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
 
