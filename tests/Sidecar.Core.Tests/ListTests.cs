@@ -174,4 +174,26 @@ public class ListTests
         Assert.False(snapshot.TryGetCredit("c-" + distinct, out _));
         Assert.False(snapshot.TryGetCredit("f-0", out _));
     }
+
+    [Fact]
+    public void ForCustomer_AnotherKey_SameEntitlementsAsMappingItForThatKey()
+    {
+        var features = Enumerable.Range(0, 12).Select(i => Numeric("f-" + i, i)).ToArray();
+        var credits = new[] { Credit("c", 10, 1) };
+        var first = new CustomerSnapshot(new CustomerKey("a", null), AccessDeniedReason.Revoked, features, credits, 5, 6);
+        var other = new CustomerKey("another-customer", "resource-1");
+
+        var moved = first.ForCustomer(other);
+        var mapped = new CustomerSnapshot(other, AccessDeniedReason.Revoked, features, credits, 5, 6);
+
+        Assert.Equal(other, moved.Key);
+        Assert.Equal(mapped.ApproxBytes, moved.ApproxBytes);
+        Assert.Equal((mapped.CustomerReason, mapped.EntitlementsTimestamp, mapped.FetchedAt, mapped.EarliestValidUntil),
+            (moved.CustomerReason, moved.EntitlementsTimestamp, moved.FetchedAt, moved.EarliestValidUntil));
+        Assert.Equal(mapped.Features, moved.Features);
+        Assert.Equal(mapped.Credits, moved.Credits);
+        Assert.True(moved.TryGetFeature("f-11", out var f) && f.UsageLimit == 11);
+        Assert.True(moved.TryGetCredit("c", out _));
+        Assert.Equal(new CustomerKey("a", null), first.Key);
+    }
 }

@@ -46,6 +46,21 @@ public sealed class CustomerSnapshot
         ApproxBytes = EstimateBytes(key, _features, _credits);
     }
 
+    /// <summary>The same entitlements for another customer, sharing this one's lists and indexes (never written to).</summary>
+    private CustomerSnapshot(CustomerSnapshot other, CustomerKey key)
+    {
+        Key = key;
+        CustomerReason = other.CustomerReason;
+        EntitlementsTimestamp = other.EntitlementsTimestamp;
+        FetchedAt = other.FetchedAt;
+        _features = other._features;
+        _credits = other._credits;
+        _featureIndex = other._featureIndex;
+        _creditIndex = other._creditIndex;
+        EarliestValidUntil = other.EarliestValidUntil;
+        ApproxBytes = other.ApproxBytes - KeyBytes(other.Key) + KeyBytes(key);
+    }
+
     public CustomerKey Key { get; }
 
     /// <summary>Customer-level denial (CustomerNotFound, NoActiveSubscription, CustomerIsArchived), or null.</summary>
@@ -114,6 +129,12 @@ public sealed class CustomerSnapshot
 
     /// <summary>True when some entitlement's <c>validUntil</c> has passed (stigg-behaviour §4.1: refetch).</summary>
     public bool IsExpired(long nowMs) => EarliestValidUntil is { } until && until <= nowMs;
+
+    /// <summary>
+    /// This snapshot's entitlements, timestamps and reason for another customer: what mapping the same state for that
+    /// customer gives, without mapping it again (customers of one file load with identical states).
+    /// </summary>
+    public CustomerSnapshot ForCustomer(CustomerKey key) => new(this, key);
 
     public CustomerSnapshot WithFetchedAt(long fetchedAt) =>
         new(Key, CustomerReason, Features, Credits, EntitlementsTimestamp, fetchedAt);
@@ -274,8 +295,7 @@ public sealed class CustomerSnapshot
         const int SnapshotBytes = 112 + 24; // + 24: allocation rounding seen in the measurements
         const int FeatureBytes = 232; // the FeatureEntitlement record, with the rounding its optional fields leave
         const int CreditBytes = 136; // the CreditGrant record
-        long bytes = SnapshotBytes + StringBytes(key.CustomerId) + StringBytes(key.ResourceId)
-            + CollectionBytes(features.Length) + CollectionBytes(credits.Length);
+        long bytes = SnapshotBytes + KeyBytes(key) + CollectionBytes(features.Length) + CollectionBytes(credits.Length);
         foreach (var f in features)
         {
             bytes += FeatureBytes + StringBytes(f.FeatureId) + StringBytes(f.DisplayName) + StringBytes(f.Units)
@@ -308,6 +328,8 @@ public sealed class CustomerSnapshot
         count == 0 ? 0
         : count <= MaxScanned ? 24 + (8L * count)
         : 80 + (2 * 24) + (28L * (count + (count / 3) + 3)) + 24 + (8L * count);
+
+    private static long KeyBytes(CustomerKey key) => StringBytes(key.CustomerId) + StringBytes(key.ResourceId);
 
     /// <summary>A string: 22 bytes of header, length and terminator plus two bytes a char, rounded up to 8.</summary>
     private static long StringBytes(string? s) => s is null ? 0 : (22 + (2L * s.Length) + 7) & ~7L;

@@ -305,8 +305,12 @@ internal sealed class FileSource : IEntitlementsSource
     /// </summary>
     private sealed class EntryMaker(IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now) : IDisposable
     {
+        /// <summary>States already mapped, by hash: enough for every plan's, bounded against millions of distinct ones.</summary>
+        private const int MaxMappedStates = 1 << 16;
+
         private readonly SnapshotInterner _interner = new();
         private readonly StateHasher _hasher = new();
+        private readonly Dictionary<UInt128, CustomerSnapshot> _mapped = [];
 
         public (CustomerKey Key, FileEntry Entry) Make(int index, FileCustomer entry)
         {
@@ -320,9 +324,25 @@ internal sealed class FileSource : IEntitlementsSource
             // A reload replaces the customers whose state would serialize differently (what it has always compared):
             // a reformatted file or reordered properties change nothing.
             var hash = _hasher.Hash(state);
-            return (key, previous is not null && previous.TryGetValue(key, out var held) && held.StateHash == hash
-                ? held
-                : new FileEntry(EntitlementsStateMapper.ToSnapshot(key, state, now, _interner), hash));
+            if (previous is not null && previous.TryGetValue(key, out var held) && held.StateHash == hash)
+            {
+                return (key, held);
+            }
+
+            // Customers whose states are the same (a plan's customers without usage of their own) map to the same
+            // snapshot but for the key: map it once.
+            if (_mapped.TryGetValue(hash, out var same))
+            {
+                return (key, new FileEntry(same.ForCustomer(key), hash));
+            }
+
+            var snapshot = EntitlementsStateMapper.ToSnapshot(key, state, now, _interner);
+            if (_mapped.Count < MaxMappedStates)
+            {
+                _mapped.Add(hash, snapshot);
+            }
+
+            return (key, new FileEntry(snapshot, hash));
         }
 
         /// <summary>The batch's customers, parsed (by the serializer when the fast parser declines one) and made entries.</summary>
