@@ -310,6 +310,7 @@ internal sealed class FileSource : IEntitlementsSource
 
         private readonly SnapshotInterner _interner = new();
         private readonly StateHasher _hasher = new();
+        private readonly ParseScratch _scratch = new();
         private readonly Dictionary<UInt128, CustomerSnapshot> _mapped = [];
 
         public (CustomerKey Key, FileEntry Entry) Make(int index, FileCustomer entry)
@@ -352,7 +353,8 @@ internal sealed class FileSource : IEntitlementsSource
             for (var i = 0; i < entries.Length; i++)
             {
                 var json = batch.Customer(i);
-                var customer = FileCustomerParser.TryParse(json, _interner) ?? JsonSerializer.Deserialize(json, CoreJsonContext.Default.FileCustomer)!;
+                // Parsed into the same DTOs each time: they are done with when Make returns.
+                var customer = FileCustomerParser.TryParse(json, _interner, _scratch) ?? JsonSerializer.Deserialize(json, CoreJsonContext.Default.FileCustomer)!;
                 entries[i] = Make(batch.FirstIndex + i, customer);
             }
 
