@@ -8,7 +8,7 @@ namespace Sidecar.Core.Json;
 /// do whole entitlements (a plan's boolean and limit features, identical for all its customers). Each parsed copy
 /// would otherwise be held once per customer. Sharing is safe because entitlements are immutable records: a usage
 /// change makes a new one for that customer alone. Customer and resource ids are never passed through it (they are
-/// unique). Not thread-safe: one instance per load, dropped after it.
+/// unique). Not thread-safe: one instance per load (or per thread of one), dropped after it.
 /// </summary>
 public sealed class SnapshotInterner
 {

@@ -17,9 +17,10 @@ namespace Sidecar.Host.Sources;
 /// Usage is accounted locally (DELTA adds, SET replaces) so checks reflect it until the file changes; events have
 /// nowhere to go and are dropped. <see cref="Hosting.EntitlementsFileWatcher"/> pushes the file's changes.
 /// <para>
-/// The file is streamed one customer at a time and each is kept as its snapshot (the one the hot tier holds too, so
-/// a customer evicted by the budget is answered again from it), with repeated strings shared across customers, plus
-/// a hash of its state for the reload diff. The parsed documents are not kept.
+/// The file is streamed in batches of whole customers that one worker per core parses, hashes and maps; each customer
+/// is kept as its snapshot (the one the hot tier holds too, so a customer evicted by the budget is answered again from
+/// it), with repeated strings, entitlements and lists shared across customers, plus a hash of its state for the reload
+/// diff. The parsed documents are not kept.
 /// </para>
 /// </summary>
 internal sealed class FileSource : IEntitlementsSource
@@ -27,6 +28,7 @@ internal sealed class FileSource : IEntitlementsSource
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _reloadLock = new();
+
     /// <summary>JSON handed from the reading thread to a load worker at a time (more when one customer is larger).</summary>
     private const int LoadBatchBytes = 256 * 1024;
 
