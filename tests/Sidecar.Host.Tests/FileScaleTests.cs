@@ -113,6 +113,7 @@ public sealed class FileScaleTests : IDisposable
     [InlineData("""{"customers":[{"customerId":"a","entitlementsState":{"entitlementsV2":[]}},{"entitlementsState":{}}]}""", "customers[1].customerId is missing")]
     [InlineData("""{"customers":[{"customerId":"a"}]}""", "customers[0].entitlementsState is missing")]
     [InlineData("null", "the file holds JSON null")]
+    [InlineData("""{"customers":[{"customerId":"a","entitlementsState":{"entitlementsV2":[]}},null]}""", "customers[1] is null")]
     public void Open_FileWithoutWhatACustomerNeeds_NamesTheEntry(string text, string cause)
     {
         File.WriteAllText(_path, text);

@@ -315,8 +315,14 @@ internal sealed class FileSource : IEntitlementsSource
         private readonly ParseScratch _scratch = new();
         private readonly Dictionary<UInt128, CustomerSnapshot> _mapped = [];
 
-        public (CustomerKey Key, FileEntry Entry) Make(int index, FileCustomer entry)
+        public (CustomerKey Key, FileEntry Entry) Make(int index, FileCustomer? entry)
         {
+            // JSON null in the array (the whole-file read gives it through): a configuration error, not a crash.
+            if (entry is null)
+            {
+                throw new FormatException($"customers[{index}] is null");
+            }
+
             if (string.IsNullOrEmpty(entry.CustomerId))
             {
                 throw new FormatException($"customers[{index}].customerId is missing");
