@@ -199,6 +199,11 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
     public async ValueTask ApplySnapshotsAsync(IEnumerable<CustomerSnapshot> snapshots)
     {
         ArgumentNullException.ThrowIfNull(snapshots);
+        if (snapshots is IReadOnlyCollection<CustomerSnapshot> collection)
+        {
+            _hot.Reserve(collection.Count);
+        }
+
         if (_tiers.Count == 0)
         {
             foreach (var snapshot in snapshots)

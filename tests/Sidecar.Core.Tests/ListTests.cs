@@ -143,4 +143,57 @@ public class ListTests
         Assert.True(snapshot.TryGetFeature("f-seats", out var found));
         Assert.Same(last, found);
     }
+
+    /// <summary>Long lists are indexed, short ones scanned: both keep the last occurrence of a repeated id, and miss alike.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(CustomerSnapshot.MaxScanned)]
+    [InlineData(CustomerSnapshot.MaxScanned + 1)]
+    [InlineData(40)]
+    public void Snapshot_RepeatedIdsAtAnyLength_KeepTheLastForListAndLookup(int distinct)
+    {
+        var features = Enumerable.Range(0, distinct).Select(i => Numeric("f-" + i, i)).ToList();
+        var credits = Enumerable.Range(0, distinct).Select(i => Credit("c-" + i, i, 0)).ToList();
+        var lastFeature = Numeric("f-0", 1000);
+        var lastCredit = Credit("c-0", 1000, 0);
+        features.Add(lastFeature);
+        credits.Add(lastCredit);
+
+        var snapshot = new CustomerSnapshot(Key, null, features, credits, 1, 1);
+
+        Assert.Equal(Enumerable.Range(1, distinct - 1).Select(i => "f-" + i).Append("f-0"), snapshot.Features.Select(f => f.FeatureId));
+        Assert.Equal(Enumerable.Range(1, distinct - 1).Select(i => "c-" + i).Append("c-0"), snapshot.Credits.Select(c => c.CurrencyId));
+        Assert.True(snapshot.TryGetFeature(new string("f-0".ToCharArray()), out var feature));
+        Assert.Same(lastFeature, feature);
+        Assert.True(snapshot.TryGetCredit(new string("c-0".ToCharArray()), out var credit));
+        Assert.Same(lastCredit, credit);
+        Assert.True(snapshot.TryGetFeature("f-" + (distinct - 1), out feature));
+        Assert.Equal(distinct - 1, feature.UsageLimit);
+        Assert.False(snapshot.TryGetFeature("f-" + distinct, out _));
+        Assert.False(snapshot.TryGetFeature("F-0", out _)); // ordinal
+        Assert.False(snapshot.TryGetCredit("c-" + distinct, out _));
+        Assert.False(snapshot.TryGetCredit("f-0", out _));
+    }
+
+    [Fact]
+    public void ForCustomer_AnotherKey_SameEntitlementsAsMappingItForThatKey()
+    {
+        var features = Enumerable.Range(0, 12).Select(i => Numeric("f-" + i, i)).ToArray();
+        var credits = new[] { Credit("c", 10, 1) };
+        var first = new CustomerSnapshot(new CustomerKey("a", null), AccessDeniedReason.Revoked, features, credits, 5, 6);
+        var other = new CustomerKey("another-customer", "resource-1");
+
+        var moved = first.ForCustomer(other);
+        var mapped = new CustomerSnapshot(other, AccessDeniedReason.Revoked, features, credits, 5, 6);
+
+        Assert.Equal(other, moved.Key);
+        Assert.Equal(mapped.ApproxBytes, moved.ApproxBytes);
+        Assert.Equal((mapped.CustomerReason, mapped.EntitlementsTimestamp, mapped.FetchedAt, mapped.EarliestValidUntil),
+            (moved.CustomerReason, moved.EntitlementsTimestamp, moved.FetchedAt, moved.EarliestValidUntil));
+        Assert.Equal(mapped.Features, moved.Features);
+        Assert.Equal(mapped.Credits, moved.Credits);
+        Assert.True(moved.TryGetFeature("f-11", out var f) && f.UsageLimit == 11);
+        Assert.True(moved.TryGetCredit("c", out _));
+        Assert.Equal(new CustomerKey("a", null), first.Key);
+    }
 }

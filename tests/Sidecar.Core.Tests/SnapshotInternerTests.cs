@@ -28,6 +28,28 @@ public sealed class SnapshotInternerTests
         Assert.Same(a.Credits[0], b.Credits[0]);
     }
 
+    [Fact]
+    public void ToSnapshot_TwoCustomersOnOnePlanWithEqualUsage_ShareTheListsAndAUsageChangeStaysWithItsCustomer()
+    {
+        var interner = new SnapshotInterner();
+        var a = EntitlementsStateMapper.ToSnapshot(new CustomerKey("a", null), State(usage: 1), 0, interner);
+        var b = EntitlementsStateMapper.ToSnapshot(new CustomerKey("b", null), State(usage: 1), 0, interner);
+        var c = EntitlementsStateMapper.ToSnapshot(new CustomerKey("c", null), State(usage: 2), 0, interner);
+
+        Assert.Same(a.Features, b.Features);
+        Assert.Same(a.Credits, b.Credits);
+        Assert.NotSame(a.Features, c.Features);
+
+        var updated = a.WithUsage(new UsageUpdate(EntitlementRefType.Feature, "feature-calls", 7, null, null, 1))!;
+
+        Assert.True(updated.TryGetFeature("feature-calls", out var calls));
+        Assert.Equal(7, calls.CurrentUsage);
+        Assert.True(b.TryGetFeature("feature-calls", out calls));
+        Assert.Equal(1, calls.CurrentUsage);
+        Assert.True(a.TryGetFeature("feature-calls", out calls));
+        Assert.Equal(1, calls.CurrentUsage);
+    }
+
     /// <summary>Every property, changed alone, keeps two entitlements apart (new properties are covered as they come).</summary>
     [Fact]
     public void Intern_EntitlementsDifferingInAnyOneProperty_NotShared()

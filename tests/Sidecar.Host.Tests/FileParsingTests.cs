@@ -50,6 +50,28 @@ public sealed class FileParsingTests
         Assert.Equal(Serialize(serializer), Serialize(fast));
     }
 
+    /// <summary>
+    /// Parsing into reused DTOs must leave nothing of the customer parsed before: the one before has every property
+    /// set (the state the hash test below checks is complete).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ReadByTheFastReader))]
+    public void TryParse_IntoDtosReusedAfterAFullCustomer_ReadsWhatAFreshParseReads(string json)
+    {
+        var scratch = new ParseScratch();
+        var full = JsonSerializer.SerializeToUtf8Bytes(
+            new FileCustomer { CustomerId = "full", ResourceId = "r", EntitlementsState = FullState() },
+            CoreJsonContext.Default.FileCustomer);
+        Assert.NotNull(FileCustomerParser.TryParse(full, null, scratch));
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+
+        var reused = FileCustomerParser.TryParse(bytes, null, scratch);
+        var fresh = FileCustomerParser.TryParse(bytes);
+
+        Assert.NotNull(reused);
+        Assert.Equal(Serialize(fresh!), Serialize(reused));
+    }
+
     [Theory]
     [MemberData(nameof(LeftToTheSerializer))]
     public void TryParse_ShapesOnlyTheSerializerDecides_GivesUp(string json)

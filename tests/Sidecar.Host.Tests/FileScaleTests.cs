@@ -113,6 +113,7 @@ public sealed class FileScaleTests : IDisposable
     [InlineData("""{"customers":[{"customerId":"a","entitlementsState":{"entitlementsV2":[]}},{"entitlementsState":{}}]}""", "customers[1].customerId is missing")]
     [InlineData("""{"customers":[{"customerId":"a"}]}""", "customers[0].entitlementsState is missing")]
     [InlineData("null", "the file holds JSON null")]
+    [InlineData("""{"customers":[{"customerId":"a","entitlementsState":{"entitlementsV2":[]}},null]}""", "customers[1] is null")]
     public void Open_FileWithoutWhatACustomerNeeds_NamesTheEntry(string text, string cause)
     {
         File.WriteAllText(_path, text);
@@ -132,6 +133,21 @@ public sealed class FileScaleTests : IDisposable
         var source = FileSource.Open(_path, NullLogger.Instance, TimeProvider.System);
 
         Assert.Equal([customer], source.Snapshots.Select(s => s.Key.CustomerId));
+    }
+
+    [Fact]
+    public void Open_CustomersWithTheSameState_ShareItsEntitlementsAndKeepTheirOwnKeys()
+    {
+        const string Plan = """{"entitlementsV2":[{"usageLimit":5,"feature":{"refId":"seats","featureType":"NUMBER","meterType":"None"}}]}""";
+        const string Other = """{"entitlementsV2":[{"usageLimit":6,"feature":{"refId":"seats","featureType":"NUMBER","meterType":"None"}}]}""";
+        File.WriteAllText(_path, $$"""{"customers":[{"customerId":"a","entitlementsState":{{Plan}}},{"customerId":"b","entitlementsState":{{Plan}}},{"customerId":"c","entitlementsState":{{Other}}}]}""");
+
+        var snapshots = FileSource.Open(_path, NullLogger.Instance, TimeProvider.System).Snapshots.ToDictionary(s => s.Key.CustomerId);
+
+        Assert.Same(snapshots["a"].Features, snapshots["b"].Features);
+        Assert.Equal(new Sidecar.Core.Model.CustomerKey("b", null), snapshots["b"].Key);
+        Assert.True(snapshots["b"].TryGetFeature("seats", out var seats) && seats.UsageLimit == 5);
+        Assert.True(snapshots["c"].TryGetFeature("seats", out seats) && seats.UsageLimit == 6);
     }
 
     private async Task WriteAsync(EntitlementsFile file, bool indented)

@@ -17,7 +17,11 @@ public sealed class HotTier
     /// </summary>
     public const int SlotBytes = 168;
 
-    private readonly ConcurrentDictionary<CustomerKey, Entry> _entries = new();
+    /// <summary>Held by every tier not written to yet, and never written to itself: see <see cref="Writable"/>.</summary>
+    private static readonly ConcurrentDictionary<CustomerKey, Entry> NothingWritten = new();
+
+    // Created on the first write, at the size Reserve asks for when it comes first; never replaced after.
+    private ConcurrentDictionary<CustomerKey, Entry> _entries = NothingWritten;
     private readonly ConcurrentQueue<Entry> _clock = new();
     private readonly Lock _evictionLock = new();
     private long _bytes;
@@ -74,7 +78,7 @@ public sealed class HotTier
             if (!_entries.TryGetValue(incoming.Key, out var entry))
             {
                 var created = new Entry(incoming.Key, incoming);
-                if (!_entries.TryAdd(incoming.Key, created))
+                if (!Writable().TryAdd(incoming.Key, created))
                 {
                     continue;
                 }
@@ -121,6 +125,12 @@ public sealed class HotTier
         }
     }
 
+    /// <summary>
+    /// Sizes the tier for <paramref name="count"/> customers when nothing was written to it yet (a file load): growing
+    /// a million entries step by step copies every entry at each step. Otherwise it does nothing.
+    /// </summary>
+    public void Reserve(int count) => Writable(count);
+
     /// <summary>Applies an absolute usage value to a held customer; null when not held or the update is stale.</summary>
     public CustomerSnapshot? ApplyUsage(CustomerKey key, UsageUpdate update)
     {
@@ -152,6 +162,21 @@ public sealed class HotTier
         }
 
         return false;
+    }
+
+    /// <summary>The dictionary writes go to: created by the first writer, at <paramref name="capacity"/> if given.</summary>
+    private ConcurrentDictionary<CustomerKey, Entry> Writable(int capacity = 0)
+    {
+        var entries = Volatile.Read(ref _entries);
+        if (!ReferenceEquals(entries, NothingWritten))
+        {
+            return entries;
+        }
+
+        var created = capacity > 0
+            ? new ConcurrentDictionary<CustomerKey, Entry>(Environment.ProcessorCount, capacity)
+            : new ConcurrentDictionary<CustomerKey, Entry>();
+        return Interlocked.CompareExchange(ref _entries, created, NothingWritten) is var won && ReferenceEquals(won, NothingWritten) ? created : won;
     }
 
     /// <summary>Publishes <paramref name="snapshot"/> in <paramref name="entry"/> and moves the byte total by the size change. Caller holds the entry's lock.</summary>

@@ -49,8 +49,8 @@ public static class EntitlementsStateMapper
         return new CustomerSnapshot(
             key,
             StiggEnums.ParseReason(state.AccessDeniedReason),
-            features,
-            credits,
+            interner?.Intern(features) ?? features,
+            interner?.Intern(credits) ?? credits,
             EntitlementsTimestamp(state, fetchedAt),
             fetchedAt);
     }

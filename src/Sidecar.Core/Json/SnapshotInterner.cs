@@ -8,7 +8,7 @@ namespace Sidecar.Core.Json;
 /// do whole entitlements (a plan's boolean and limit features, identical for all its customers). Each parsed copy
 /// would otherwise be held once per customer. Sharing is safe because entitlements are immutable records: a usage
 /// change makes a new one for that customer alone. Customer and resource ids are never passed through it (they are
-/// unique). Not thread-safe: one instance per load, dropped after it.
+/// unique). Not thread-safe: one instance per load (or per thread of one), dropped after it.
 /// </summary>
 public sealed class SnapshotInterner
 {
@@ -17,6 +17,8 @@ public sealed class SnapshotInterner
     private readonly Dictionary<string[], string[]> _lists = new(StringListComparer.Instance);
     private readonly Dictionary<FeatureEntitlement, FeatureEntitlement> _features = [];
     private readonly Dictionary<CreditGrant, CreditGrant> _credits = [];
+    private readonly Dictionary<FeatureEntitlement[], FeatureEntitlement[]> _featureLists = new(SameItems<FeatureEntitlement>.Instance);
+    private readonly Dictionary<CreditGrant[], CreditGrant[]> _creditLists = new(SameItems<CreditGrant>.Instance);
 
     /// <summary>
     /// Distinct entitlements remembered per load: enough for every plan's shared ones, while entitlements unique to
@@ -131,7 +133,78 @@ public sealed class SnapshotInterner
         return credit;
     }
 
+    /// <summary>
+    /// The first list seen holding the same (shared) entitlements in the same order: customers on one plan then hold
+    /// one array between them. Call it with entitlements already passed through <see cref="Intern(FeatureEntitlement)"/>.
+    /// </summary>
+    public FeatureEntitlement[] Intern(FeatureEntitlement[] features) => InternList(_featureLists, features);
+
+    /// <summary>As <see cref="Intern(FeatureEntitlement[])"/>, for credit grants.</summary>
+    public CreditGrant[] Intern(CreditGrant[] credits) => InternList(_creditLists, credits);
+
+    private static T[] InternList<T>(Dictionary<T[], T[]> lists, T[] items)
+        where T : class
+    {
+        if (items.Length == 0)
+        {
+            return items;
+        }
+
+        if (lists.TryGetValue(items, out var shared))
+        {
+            return shared;
+        }
+
+        if (lists.Count < MaxDistinctEntitlements)
+        {
+            lists.Add(items, items);
+        }
+
+        return items;
+    }
+
     private static bool IsNegativeZero(double? value) => value is { } v && v == 0 && double.IsNegative(v);
+
+    /// <summary>Lists of the same instances in the same order (the items are shared ones, so identity is equality).</summary>
+    private sealed class SameItems<T> : IEqualityComparer<T[]>
+        where T : class
+    {
+        public static readonly SameItems<T> Instance = new();
+
+        public bool Equals(T[]? x, T[]? y)
+        {
+            if (ReferenceEquals(x, y))
+            {
+                return true;
+            }
+
+            if (x is null || y is null || x.Length != y.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < x.Length; i++)
+            {
+                if (!ReferenceEquals(x[i], y[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        public int GetHashCode(T[] obj)
+        {
+            var hash = new HashCode();
+            foreach (var item in obj)
+            {
+                hash.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(item));
+            }
+
+            return hash.ToHashCode();
+        }
+    }
 
     private sealed class StringListComparer : IEqualityComparer<string[]>
     {

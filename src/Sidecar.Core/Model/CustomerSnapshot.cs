@@ -8,8 +8,18 @@ namespace Sidecar.Core.Model;
 /// </summary>
 public sealed class CustomerSnapshot
 {
-    private readonly Dictionary<string, FeatureEntitlement> _featureIndex;
-    private readonly Dictionary<string, CreditGrant> _creditIndex;
+    /// <summary>
+    /// Up to this many entitlements of a kind are found by an ordinal scan of the list: as fast as a dictionary probe
+    /// at that size, and no dictionary to hold per customer (a million customers in a large file).
+    /// </summary>
+    public const int MaxScanned = 8;
+
+    private readonly FeatureEntitlement[] _features;
+    private readonly CreditGrant[] _credits;
+
+    // Only for longer lists; null otherwise.
+    private readonly Dictionary<string, FeatureEntitlement>? _featureIndex;
+    private readonly Dictionary<string, CreditGrant>? _creditIndex;
 
     public CustomerSnapshot(
         CustomerKey key,
@@ -24,25 +34,31 @@ public sealed class CustomerSnapshot
         EntitlementsTimestamp = entitlementsTimestamp;
         FetchedAt = fetchedAt;
 
-        _featureIndex = new Dictionary<string, FeatureEntitlement>(features.Count, StringComparer.Ordinal);
-        foreach (var f in features)
-        {
-            _featureIndex[f.FeatureId] = f;
-        }
+        // Stigg keys a customer's entitlements by id, so an id listed twice keeps its last occurrence: in the lists as
+        // in the lookups, or the list answers would disagree with the typed getters. The arrays are held as given
+        // (the mapper's are exact-size, and may be shared by customers on the same plan: never written to).
+        _features = KeepLastOccurrences(features, static f => f.FeatureId);
+        _credits = KeepLastOccurrences(credits, static c => c.CurrencyId);
+        _featureIndex = _features.Length > MaxScanned ? Index(_features, static f => f.FeatureId) : null;
+        _creditIndex = _credits.Length > MaxScanned ? Index(_credits, static c => c.CurrencyId) : null;
 
-        _creditIndex = new Dictionary<string, CreditGrant>(credits.Count, StringComparer.Ordinal);
-        foreach (var c in credits)
-        {
-            _creditIndex[c.CurrencyId] = c;
-        }
+        EarliestValidUntil = ComputeEarliestValidUntil(_features, _credits);
+        ApproxBytes = EstimateBytes(key, _features, _credits);
+    }
 
-        // Stigg keys a customer's entitlements by id, so an id listed twice keeps its last occurrence. The indexes
-        // above already do; the lists must say the same, or the list answers would disagree with the typed getters.
-        Features = _featureIndex.Count == features.Count ? features : KeepLastOccurrences(features, _featureIndex.Count, static f => f.FeatureId);
-        Credits = _creditIndex.Count == credits.Count ? credits : KeepLastOccurrences(credits, _creditIndex.Count, static c => c.CurrencyId);
-
-        EarliestValidUntil = ComputeEarliestValidUntil(Features, Credits);
-        ApproxBytes = EstimateBytes(key, Features, Credits);
+    /// <summary>The same entitlements for another customer, sharing this one's lists and indexes (never written to).</summary>
+    private CustomerSnapshot(CustomerSnapshot other, CustomerKey key)
+    {
+        Key = key;
+        CustomerReason = other.CustomerReason;
+        EntitlementsTimestamp = other.EntitlementsTimestamp;
+        FetchedAt = other.FetchedAt;
+        _features = other._features;
+        _credits = other._credits;
+        _featureIndex = other._featureIndex;
+        _creditIndex = other._creditIndex;
+        EarliestValidUntil = other.EarliestValidUntil;
+        ApproxBytes = other.ApproxBytes - KeyBytes(other.Key) + KeyBytes(key);
     }
 
     public CustomerKey Key { get; }
@@ -54,10 +70,10 @@ public sealed class CustomerSnapshot
     /// Feature entitlements in the order the upstream returned them, one per feature id (a repeated id keeps only
     /// its last occurrence).
     /// </summary>
-    public IReadOnlyList<FeatureEntitlement> Features { get; }
+    public IReadOnlyList<FeatureEntitlement> Features => _features;
 
     /// <summary>Credit grants in upstream order, one per currency id (the last occurrence).</summary>
-    public IReadOnlyList<CreditGrant> Credits { get; }
+    public IReadOnlyList<CreditGrant> Credits => _credits;
 
     /// <summary>Version of the entitlements list (epoch ms); older writes are dropped (DESIGN decision 2).</summary>
     public long EntitlementsTimestamp { get; }
@@ -71,14 +87,54 @@ public sealed class CustomerSnapshot
     /// <summary>Approximate managed footprint, used for the cache byte budget.</summary>
     public long ApproxBytes { get; }
 
-    public bool TryGetFeature(string featureId, out FeatureEntitlement feature) =>
-        _featureIndex.TryGetValue(featureId, out feature!);
+    public bool TryGetFeature(string featureId, out FeatureEntitlement feature)
+    {
+        if (_featureIndex is { } index)
+        {
+            return index.TryGetValue(featureId, out feature!);
+        }
 
-    public bool TryGetCredit(string currencyId, out CreditGrant credit) =>
-        _creditIndex.TryGetValue(currencyId, out credit!);
+        foreach (var f in _features)
+        {
+            if (string.Equals(f.FeatureId, featureId, StringComparison.Ordinal))
+            {
+                feature = f;
+                return true;
+            }
+        }
+
+        feature = null!;
+        return false;
+    }
+
+    public bool TryGetCredit(string currencyId, out CreditGrant credit)
+    {
+        if (_creditIndex is { } index)
+        {
+            return index.TryGetValue(currencyId, out credit!);
+        }
+
+        foreach (var c in _credits)
+        {
+            if (string.Equals(c.CurrencyId, currencyId, StringComparison.Ordinal))
+            {
+                credit = c;
+                return true;
+            }
+        }
+
+        credit = null!;
+        return false;
+    }
 
     /// <summary>True when some entitlement's <c>validUntil</c> has passed (stigg-behaviour §4.1: refetch).</summary>
     public bool IsExpired(long nowMs) => EarliestValidUntil is { } until && until <= nowMs;
+
+    /// <summary>
+    /// This snapshot's entitlements, timestamps and reason for another customer: what mapping the same state for that
+    /// customer gives, without mapping it again (customers of one file load with identical states).
+    /// </summary>
+    public CustomerSnapshot ForCustomer(CustomerKey key) => new(this, key);
 
     public CustomerSnapshot WithFetchedAt(long fetchedAt) =>
         new(Key, CustomerReason, Features, Credits, EntitlementsTimestamp, fetchedAt);
@@ -91,7 +147,7 @@ public sealed class CustomerSnapshot
     {
         if (update.Type == EntitlementRefType.Feature)
         {
-            if (!_featureIndex.TryGetValue(update.Id, out var current) || update.Timestamp < current.UsageUpdatedAt)
+            if (!TryGetFeature(update.Id, out var current) || update.Timestamp < current.UsageUpdatedAt)
             {
                 return null;
             }
@@ -103,11 +159,11 @@ public sealed class CustomerSnapshot
                 UsagePeriodEnd = update.UsagePeriodEnd ?? current.UsagePeriodEnd,
                 UsageUpdatedAt = update.Timestamp,
             };
-            var features = Replace(Features, current, replaced);
+            var features = Replace(_features, current, replaced);
             return new CustomerSnapshot(Key, CustomerReason, features, Credits, EntitlementsTimestamp, FetchedAt);
         }
 
-        if (!_creditIndex.TryGetValue(update.Id, out var credit) || update.Timestamp < credit.UsageUpdatedAt)
+        if (!TryGetCredit(update.Id, out var credit) || update.Timestamp < credit.UsageUpdatedAt)
         {
             return null;
         }
@@ -118,31 +174,83 @@ public sealed class CustomerSnapshot
             UsagePeriodEnd = update.UsagePeriodEnd ?? credit.UsagePeriodEnd,
             UsageUpdatedAt = update.Timestamp,
         };
-        var credits = Replace(Credits, credit, newCredit);
+        var credits = Replace(_credits, credit, newCredit);
         return new CustomerSnapshot(Key, CustomerReason, Features, credits, EntitlementsTimestamp, FetchedAt);
     }
 
-    /// <summary>The items without those whose id occurs again later; only called when some id repeats.</summary>
-    private static T[] KeepLastOccurrences<T>(IReadOnlyList<T> items, int distinct, Func<T, string> idOf)
+    /// <summary>
+    /// The items as an array without those whose id occurs again later: <paramref name="items"/> itself when it is an
+    /// array with no repeated id (the common case, checked without allocating for short lists).
+    /// </summary>
+    private static T[] KeepLastOccurrences<T>(IReadOnlyList<T> items, Func<T, string> idOf)
     {
-        var seen = new HashSet<string>(distinct, StringComparer.Ordinal);
-        var kept = new T[distinct];
-        var next = distinct;
-        for (var i = items.Count - 1; i >= 0; i--)
+        var count = items.Count;
+        if (count == 0)
         {
-            if (seen.Add(idOf(items[i])))
+            return [];
+        }
+
+        HashSet<string>? seen = null;
+        var repeated = false;
+        if (count <= MaxScanned)
+        {
+            for (var i = 1; i < count && !repeated; i++)
             {
-                kept[--next] = items[i];
+                var id = idOf(items[i]);
+                for (var j = 0; j < i; j++)
+                {
+                    if (string.Equals(idOf(items[j]), id, StringComparison.Ordinal))
+                    {
+                        repeated = true;
+                        break;
+                    }
+                }
+            }
+        }
+        else
+        {
+            seen = new HashSet<string>(count, StringComparer.Ordinal);
+            foreach (var item in items)
+            {
+                repeated |= !seen.Add(idOf(item));
             }
         }
 
-        return kept;
+        if (!repeated)
+        {
+            return items as T[] ?? [.. items];
+        }
+
+        seen ??= new HashSet<string>(count, StringComparer.Ordinal);
+        seen.Clear();
+        var kept = new List<T>(count);
+        for (var i = count - 1; i >= 0; i--)
+        {
+            if (seen.Add(idOf(items[i])))
+            {
+                kept.Add(items[i]);
+            }
+        }
+
+        kept.Reverse();
+        return [.. kept];
     }
 
-    private static T[] Replace<T>(IReadOnlyList<T> items, T old, T replacement)
+    private static Dictionary<string, T> Index<T>(T[] items, Func<T, string> idOf)
+    {
+        var index = new Dictionary<string, T>(items.Length, StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            index.Add(idOf(item), item);
+        }
+
+        return index;
+    }
+
+    private static T[] Replace<T>(T[] items, T old, T replacement)
         where T : class
     {
-        var copy = new T[items.Count];
+        var copy = new T[items.Length];
         for (var i = 0; i < copy.Length; i++)
         {
             copy[i] = ReferenceEquals(items[i], old) ? replacement : items[i];
@@ -151,7 +259,7 @@ public sealed class CustomerSnapshot
         return copy;
     }
 
-    private static long? ComputeEarliestValidUntil(IReadOnlyList<FeatureEntitlement> features, IReadOnlyList<CreditGrant> credits)
+    private static long? ComputeEarliestValidUntil(FeatureEntitlement[] features, CreditGrant[] credits)
     {
         long? min = null;
         foreach (var f in features)
@@ -180,15 +288,14 @@ public sealed class CustomerSnapshot
     /// SnapshotFootprintTests keeps it within [measured, 1.15 × measured] for the sample and the benchmark shapes).
     /// Lists and dictionaries are counted at the capacities the mapper and the codec give them, rounded up a little.
     /// </summary>
-    private static long EstimateBytes(CustomerKey key, IReadOnlyList<FeatureEntitlement> features, IReadOnlyList<CreditGrant> credits)
+    private static long EstimateBytes(CustomerKey key, FeatureEntitlement[] features, CreditGrant[] credits)
     {
-        // The snapshot object (112) and its two dictionaries (80 each); Features and Credits are exact-size arrays
-        // (the mapper and the FASTER codec both build them so), counted in CollectionBytes.
-        const int SnapshotBytes = 112 + (2 * 80) + 16; // + 16: allocation rounding seen in the measurements
+        // The snapshot object (112); Features and Credits are exact-size arrays (the mapper and the FASTER codec both
+        // build them so), counted in CollectionBytes with the index of a long list.
+        const int SnapshotBytes = 112 + 24; // + 24: allocation rounding seen in the measurements
         const int FeatureBytes = 232; // the FeatureEntitlement record, with the rounding its optional fields leave
         const int CreditBytes = 136; // the CreditGrant record
-        long bytes = SnapshotBytes + StringBytes(key.CustomerId) + StringBytes(key.ResourceId)
-            + CollectionBytes(features.Count) + CollectionBytes(credits.Count);
+        long bytes = SnapshotBytes + KeyBytes(key) + CollectionBytes(features.Length) + CollectionBytes(credits.Length);
         foreach (var f in features)
         {
             bytes += FeatureBytes + StringBytes(f.FeatureId) + StringBytes(f.DisplayName) + StringBytes(f.Units)
@@ -213,12 +320,16 @@ public sealed class CustomerSnapshot
     }
 
     /// <summary>
-    /// A dictionary index of <paramref name="count"/> items (buckets of 4 bytes and entries of 24, at a prime capacity
-    /// of up to ~1.3 × count, plus two array headers) and the exact-size array beside it (8 bytes a slot). Nothing for
-    /// an empty one: both stay on shared empty arrays.
+    /// The exact-size array of <paramref name="count"/> items (8 bytes a slot) and, past <see cref="MaxScanned"/>, its
+    /// dictionary index (the object, buckets of 4 bytes and entries of 24 at a prime capacity of up to ~1.3 × count,
+    /// plus two array headers). Nothing for an empty one: it stays on the shared empty array.
     /// </summary>
     private static long CollectionBytes(int count) =>
-        count == 0 ? 0 : (2 * 24) + (28L * (count + (count / 3) + 3)) + 24 + (8L * count);
+        count == 0 ? 0
+        : count <= MaxScanned ? 24 + (8L * count)
+        : 80 + (2 * 24) + (28L * (count + (count / 3) + 3)) + 24 + (8L * count);
+
+    private static long KeyBytes(CustomerKey key) => StringBytes(key.CustomerId) + StringBytes(key.ResourceId);
 
     /// <summary>A string: 22 bytes of header, length and terminator plus two bytes a char, rounded up to 8.</summary>
     private static long StringBytes(string? s) => s is null ? 0 : (22 + (2L * s.Length) + 7) & ~7L;

@@ -1,12 +1,16 @@
+using System.Buffers;
 using System.Text.Json;
-using Sidecar.Core.Json;
 
 namespace Sidecar.Host.Sources;
 
+/// <summary>Takes one customer of the file: its index in the array and its JSON object, whole (valid only during the call).</summary>
+internal delegate void CustomerJson(int index, ReadOnlySpan<byte> json);
+
 /// <summary>
 /// Streams an entitlements file (<c>{"customers":[...]}</c>) one customer at a time, so a large file is never held
-/// as one document: each customer is deserialized with the same source-generated <see cref="FileCustomer"/> contract
-/// the whole-file read uses, handed over, and dropped. It takes the plain shape only (one <c>customers</c> array of
+/// as one document: each customer's JSON object is handed over whole, to be parsed (by <see cref="FileCustomerParser"/>,
+/// or the source-generated <see cref="FileCustomer"/> contract the whole-file read uses) where the caller likes —
+/// on other threads. It takes the plain shape only (one <c>customers</c> array of
 /// objects, other root properties skipped); anything else — JSON null at the root or in the array, a repeated
 /// <c>customers</c> — throws <see cref="UnusualShapeException"/>, and the caller reads the file whole, which decides it
 /// exactly as before.
@@ -28,13 +32,30 @@ internal static class EntitlementsFileReader
         InRoot,
         InCustomers,
         AfterRoot,
+
+        // Scanning the customers array without the reader (see Scan).
+        ScanFirst,
+        ScanNext,
+        ScanSeparator,
+        ScanEndOfRoot,
+        ScanEndOfInput,
     }
 
-    /// <summary>Calls <paramref name="onCustomer"/> with each customer's index in the array and its contents.</summary>
+    /// <summary>The bytes the customers scan stops at outside strings: brackets, quotes, and a comment's slash.</summary>
+    private static readonly SearchValues<byte> Structure = SearchValues.Create("{}[]\"/"u8);
+
+    private static readonly SearchValues<byte> StringEnd = SearchValues.Create("\"\\"u8);
+
+    /// <summary>Calls <paramref name="onCustomer"/> with each customer's index in the array and its JSON.</summary>
     /// <param name="stream">The file.</param>
-    /// <param name="strings">Shares the repeated values between customers (see <see cref="FileCustomerParser.TryParse"/>).</param>
     /// <param name="onCustomer">Takes each customer in file order.</param>
-    public static void Read(Stream stream, SnapshotInterner strings, Action<int, FileCustomer> onCustomer)
+    /// <param name="scanCustomers">
+    /// Finds where each customer ends by matching brackets outside strings instead of reading every token (the workers
+    /// read them all anyway), for the plain layout only: customers separated by commas and whitespace, the array last in
+    /// the root. Anything else there (a comment, a trailing comma, another root property after the array) throws
+    /// <see cref="ScanDeclinedException"/>: read the file again without it.
+    /// </param>
+    public static void Read(Stream stream, CustomerJson onCustomer, bool scanCustomers = false)
     {
         var buffer = new byte[InitialBufferBytes];
         int start = 0, end = 0;
@@ -67,10 +88,24 @@ internal static class EntitlementsFileReader
             }
 
             var data = buffer.AsSpan(start, end - start);
-            var reader = new Utf8JsonReader(data, final, cursor.State);
-            var done = Advance(ref reader, data, ref cursor, strings, onCustomer);
-            start += (int)reader.BytesConsumed;
-            cursor.State = reader.CurrentState;
+            bool done;
+            if (cursor.Phase >= Phase.ScanFirst)
+            {
+                done = Scan(data, final, ref cursor, onCustomer, out var consumed);
+                start += consumed;
+            }
+            else
+            {
+                var reader = new Utf8JsonReader(data, final, cursor.State);
+                done = Advance(ref reader, data, ref cursor, onCustomer, scanCustomers);
+                start += (int)reader.BytesConsumed;
+                cursor.State = reader.CurrentState;
+                if (cursor.Phase == Phase.ScanFirst)
+                {
+                    continue; // the scan starts on what is left of this input
+                }
+            }
+
             if (done)
             {
                 return;
@@ -79,13 +114,15 @@ internal static class EntitlementsFileReader
             if (final)
             {
                 // The reader throws on truncated input; reaching here means a shape this reader does not follow.
-                throw new UnusualShapeException("the input ended before the root object");
+                throw cursor.Phase >= Phase.ScanFirst
+                    ? new ScanDeclinedException()
+                    : new UnusualShapeException("the input ended before the root object");
             }
         }
     }
 
     /// <summary>Reads whole tokens and values from <paramref name="reader"/>; false when it needs more input.</summary>
-    private static bool Advance(ref Utf8JsonReader reader, ReadOnlySpan<byte> data, ref Cursor cursor, SnapshotInterner strings, Action<int, FileCustomer> onCustomer)
+    private static bool Advance(ref Utf8JsonReader reader, ReadOnlySpan<byte> data, ref Cursor cursor, CustomerJson onCustomer, bool scanCustomers)
     {
         while (true)
         {
@@ -127,6 +164,13 @@ internal static class EntitlementsFileReader
                     }
 
                     cursor.SawCustomers = true;
+                    if (scanCustomers)
+                    {
+                        // The reader is done with: the scan takes over from here, after a refill.
+                        cursor.Phase = Phase.ScanFirst;
+                        return false;
+                    }
+
                     cursor.Phase = Phase.InCustomers;
                     break;
 
@@ -152,11 +196,8 @@ internal static class EntitlementsFileReader
                         return false;
                     }
 
-                    // The whole object is in the buffer now: deserialize exactly its bytes (no second scan for its end).
-                    var objectEnd = (int)reader.BytesConsumed;
-                    var json = data[objectStart..objectEnd];
-                    var customer = FileCustomerParser.TryParse(json, strings) ?? JsonSerializer.Deserialize(json, CoreJsonContext.Default.FileCustomer)!;
-                    onCustomer(cursor.Index++, customer);
+                    // The whole object is in the buffer now: hand over exactly its bytes.
+                    onCustomer(cursor.Index++, data[objectStart..(int)reader.BytesConsumed]);
                     break;
 
                 case Phase.InCustomers:
@@ -168,6 +209,133 @@ internal static class EntitlementsFileReader
         }
     }
 
+    /// <summary>
+    /// Hands over the customers of the array from <paramref name="data"/>'s start on; false when it needs more input
+    /// (<paramref name="consumed"/> is then where to resume: never inside a customer). Each customer's extent is found by
+    /// matching brackets outside strings: exact for valid JSON; a worker's reader then reads every token of it, so
+    /// invalid JSON is still an error there.
+    /// </summary>
+    private static bool Scan(ReadOnlySpan<byte> data, bool final, ref Cursor cursor, CustomerJson onCustomer, out int consumed)
+    {
+        consumed = 0;
+        while (true)
+        {
+            var next = SkipWhitespace(data, consumed);
+            if (next == data.Length)
+            {
+                if (cursor.Phase == Phase.ScanEndOfInput && final)
+                {
+                    consumed = next;
+                    return true;
+                }
+
+                return false;
+            }
+
+            var b = data[next];
+            switch (cursor.Phase)
+            {
+                case Phase.ScanFirst or Phase.ScanNext when b == (byte)'{':
+                    var end = ObjectEnd(data, next);
+                    if (end < 0)
+                    {
+                        return false;
+                    }
+
+                    onCustomer(cursor.Index++, data[next..end]);
+                    consumed = end;
+                    cursor.Phase = Phase.ScanSeparator;
+                    break;
+                case Phase.ScanFirst or Phase.ScanSeparator when b == (byte)']':
+                    consumed = next + 1;
+                    cursor.Phase = Phase.ScanEndOfRoot;
+                    break;
+                case Phase.ScanSeparator when b == (byte)',':
+                    consumed = next + 1;
+                    cursor.Phase = Phase.ScanNext;
+                    break;
+                case Phase.ScanEndOfRoot when b == (byte)'}':
+                    consumed = next + 1;
+                    cursor.Phase = Phase.ScanEndOfInput;
+                    break;
+                default:
+                    throw new ScanDeclinedException();
+            }
+        }
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> data, int from)
+    {
+        var i = data[from..].IndexOfAnyExcept(" \t\r\n"u8);
+        return i < 0 ? data.Length : from + i;
+    }
+
+    /// <summary>
+    /// The index just past the object starting at <paramref name="start"/>, or -1 when it does not end within
+    /// <paramref name="data"/>. Throws <see cref="ScanDeclinedException"/> on a comment, a closing bracket that does not
+    /// match, or nesting deeper than the reader's limit.
+    /// </summary>
+    private static int ObjectEnd(ReadOnlySpan<byte> data, int start)
+    {
+        // One bit a level, set for an array: deep enough for the reader's limit of 64 (the customer is at depth 2).
+        ulong arrays = 0;
+        var depth = 0;
+        var i = start;
+        while (true)
+        {
+            var found = data[i..].IndexOfAny(Structure);
+            if (found < 0)
+            {
+                return -1;
+            }
+
+            i += found;
+            switch (data[i])
+            {
+                case (byte)'{' or (byte)'[' when depth < 62:
+                    arrays = (arrays << 1) | (data[i] == (byte)'[' ? 1UL : 0UL);
+                    depth++;
+                    break;
+                case (byte)'}' or (byte)']' when depth > 0 && ((arrays & 1) == 1) == (data[i] == (byte)']'):
+                    arrays >>= 1;
+                    if (--depth == 0)
+                    {
+                        return i + 1;
+                    }
+
+                    break;
+                case (byte)'"':
+                    // To the closing quote: an escape takes the byte after the backslash with it.
+                    while (true)
+                    {
+                        var stop = data[(i + 1)..].IndexOfAny(StringEnd);
+                        if (stop < 0)
+                        {
+                            return -1;
+                        }
+
+                        i += stop + 1;
+                        if (data[i] == (byte)'"')
+                        {
+                            break;
+                        }
+
+                        i++; // the escaped byte
+                        if (i >= data.Length)
+                        {
+                            return -1;
+                        }
+                    }
+
+                    break;
+                default:
+                    throw new ScanDeclinedException();
+            }
+
+            i++;
+        }
+    }
+
     private struct Cursor(JsonReaderState state)
     {
         public JsonReaderState State = state;
@@ -176,6 +344,9 @@ internal static class EntitlementsFileReader
         public int Index;
     }
 }
+
+/// <summary>The customers array is not laid out plainly enough to scan; read it token by token.</summary>
+internal sealed class ScanDeclinedException() : Exception("the customers array is not laid out plainly");
 
 /// <summary>The file is not in the shape the streaming reader follows; the whole-file read decides it.</summary>
 internal sealed class UnusualShapeException(string message) : Exception(message);

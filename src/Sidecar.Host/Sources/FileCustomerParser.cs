@@ -27,12 +27,16 @@ internal static class FileCustomerParser
     /// Where repeated values (feature ids, types, units, reasons) are looked up before a string is allocated for them:
     /// a million customers otherwise allocate the same few strings millions of times.
     /// </param>
-    public static FileCustomer? TryParse(ReadOnlySpan<byte> json, SnapshotInterner? strings = null)
+    /// <param name="scratch">
+    /// DTOs to parse into instead of new ones: the customer returned is then valid until the next call with it.
+    /// </param>
+    public static FileCustomer? TryParse(ReadOnlySpan<byte> json, SnapshotInterner? strings = null, ParseScratch? scratch = null)
     {
         var reader = new Utf8JsonReader(json, ReaderOptions);
+        scratch?.Reset();
         try
         {
-            return reader.Read() && TryCustomer(ref reader, strings, out var customer) && !reader.Read() ? customer : null;
+            return reader.Read() && TryCustomer(ref reader, strings, scratch, out var customer) && !reader.Read() ? customer : null;
         }
         catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {
@@ -40,9 +44,9 @@ internal static class FileCustomerParser
         }
     }
 
-    private static bool TryCustomer(ref Utf8JsonReader reader, SnapshotInterner? strings, out FileCustomer customer)
+    private static bool TryCustomer(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, out FileCustomer customer)
     {
-        customer = new FileCustomer();
+        customer = scratch?.Customer() ?? new FileCustomer();
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             return false;
@@ -79,7 +83,7 @@ internal static class FileCustomerParser
 
                 if (reader.TokenType != JsonTokenType.Null)
                 {
-                    if (!TryState(ref reader, strings, out var state))
+                    if (!TryState(ref reader, strings, scratch, out var state))
                     {
                         return false;
                     }
@@ -96,9 +100,9 @@ internal static class FileCustomerParser
         return reader.TokenType == JsonTokenType.EndObject;
     }
 
-    private static bool TryState(ref Utf8JsonReader reader, SnapshotInterner? strings, out EntitlementsStateDto state)
+    private static bool TryState(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, out EntitlementsStateDto state)
     {
-        state = new EntitlementsStateDto();
+        state = scratch?.State() ?? new EntitlementsStateDto();
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             return false;
@@ -114,10 +118,10 @@ internal static class FileCustomerParser
                     return false;
                 }
 
-                var list = new List<EntitlementDto>();
+                var list = scratch?.Entitlements() ?? new List<EntitlementDto>();
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    if (!TryEntitlement(ref reader, strings, out var entitlement))
+                    if (!TryEntitlement(ref reader, strings, scratch, out var entitlement))
                     {
                         return false;
                     }
@@ -154,9 +158,9 @@ internal static class FileCustomerParser
         return reader.TokenType == JsonTokenType.EndObject;
     }
 
-    private static bool TryEntitlement(ref Utf8JsonReader reader, SnapshotInterner? strings, out EntitlementDto e)
+    private static bool TryEntitlement(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, out EntitlementDto e)
     {
-        e = new EntitlementDto();
+        e = scratch?.Entitlement() ?? new EntitlementDto();
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             return false;
@@ -168,7 +172,7 @@ internal static class FileCustomerParser
             bool ok;
             if (reader.ValueTextEquals("feature"u8))
             {
-                ok = Once(ref seen, 1 << 0) && TryFeature(ref reader, strings, e);
+                ok = Once(ref seen, 1 << 0) && TryFeature(ref reader, strings, scratch, e);
             }
             else if (reader.ValueTextEquals("entitlementUpdatedAt"u8))
             {
@@ -212,7 +216,7 @@ internal static class FileCustomerParser
             }
             else if (reader.ValueTextEquals("currency"u8))
             {
-                ok = Once(ref seen, 1 << 11) && TryCurrency(ref reader, strings, e);
+                ok = Once(ref seen, 1 << 11) && TryCurrency(ref reader, strings, scratch, e);
             }
             else if (reader.ValueTextEquals("__typename"u8))
             {
@@ -228,7 +232,7 @@ internal static class FileCustomerParser
             }
             else if (reader.ValueTextEquals("enumValues"u8))
             {
-                ok = Once(ref seen, 1 << 15) && TryStrings(ref reader, strings, e);
+                ok = Once(ref seen, 1 << 15) && TryStrings(ref reader, strings, scratch, e);
             }
             else if (reader.ValueTextEquals("validUntil"u8))
             {
@@ -240,7 +244,7 @@ internal static class FileCustomerParser
             }
             else if (reader.ValueTextEquals("creditRate"u8))
             {
-                ok = Once(ref seen, 1 << 18) && TryCreditRate(ref reader, strings, e);
+                ok = Once(ref seen, 1 << 18) && TryCreditRate(ref reader, strings, scratch, e);
             }
             else
             {
@@ -257,7 +261,7 @@ internal static class FileCustomerParser
         return reader.TokenType == JsonTokenType.EndObject;
     }
 
-    private static bool TryFeature(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
+    private static bool TryFeature(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, EntitlementDto e)
     {
         if (!TryOpenObject(ref reader, out var isNull) || isNull)
         {
@@ -265,7 +269,7 @@ internal static class FileCustomerParser
             return isNull;
         }
 
-        var f = new FeatureDto();
+        var f = scratch?.Feature() ?? new FeatureDto();
         var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -322,7 +326,7 @@ internal static class FileCustomerParser
         return reader.TokenType == JsonTokenType.EndObject;
     }
 
-    private static bool TryCurrency(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
+    private static bool TryCurrency(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, EntitlementDto e)
     {
         if (!TryOpenObject(ref reader, out var isNull) || isNull)
         {
@@ -330,7 +334,7 @@ internal static class FileCustomerParser
             return isNull;
         }
 
-        var c = new CurrencyDto();
+        var c = scratch?.Currency() ?? new CurrencyDto();
         var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -371,7 +375,7 @@ internal static class FileCustomerParser
         return reader.TokenType == JsonTokenType.EndObject;
     }
 
-    private static bool TryCreditRate(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
+    private static bool TryCreditRate(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, EntitlementDto e)
     {
         if (!TryOpenObject(ref reader, out var isNull) || isNull)
         {
@@ -379,7 +383,7 @@ internal static class FileCustomerParser
             return isNull;
         }
 
-        var rate = new CreditRateDto();
+        var rate = scratch?.CreditRate() ?? new CreditRateDto();
         var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -422,7 +426,7 @@ internal static class FileCustomerParser
         return isNull || reader.TokenType == JsonTokenType.StartObject;
     }
 
-    private static bool TryStrings(ref Utf8JsonReader reader, SnapshotInterner? strings, EntitlementDto e)
+    private static bool TryStrings(ref Utf8JsonReader reader, SnapshotInterner? strings, ParseScratch? scratch, EntitlementDto e)
     {
         if (!reader.Read())
         {
@@ -440,7 +444,7 @@ internal static class FileCustomerParser
             return false;
         }
 
-        var values = new List<string>();
+        var values = scratch?.Strings() ?? new List<string>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType != JsonTokenType.String)
@@ -582,5 +586,136 @@ internal static class FileCustomerParser
         }
 
         return true;
+    }
+}
+
+/// <summary>
+/// The DTOs one thread parses customers into, again and again: each customer's are only read (hashed, mapped) before
+/// the next is parsed, and a million customers would otherwise allocate a million sets. Each comes back as a new one
+/// is (FileParsingTests checks every property).
+/// </summary>
+internal sealed class ParseScratch
+{
+    private readonly FileCustomer _customer = new();
+    private readonly EntitlementsStateDto _state = new();
+    private readonly List<EntitlementDto> _list = [];
+    private readonly Pool<EntitlementDto> _entitlements = new(Clear);
+    private readonly Pool<FeatureDto> _features = new(Clear);
+    private readonly Pool<CurrencyDto> _currencies = new(Clear);
+    private readonly Pool<CreditRateDto> _rates = new(Clear);
+    private readonly Pool<List<string>> _strings = new(static l => l.Clear());
+
+    /// <summary>Everything handed out before is free again.</summary>
+    public void Reset()
+    {
+        _entitlements.Reset();
+        _features.Reset();
+        _currencies.Reset();
+        _rates.Reset();
+        _strings.Reset();
+    }
+
+    public FileCustomer Customer()
+    {
+        _customer.CustomerId = null;
+        _customer.ResourceId = null;
+        _customer.EntitlementsState = null;
+        return _customer;
+    }
+
+    public EntitlementsStateDto State()
+    {
+        _state.TypeName = "EntitlementsState";
+        _state.AccessDeniedReason = null;
+        _state.EntitlementsV2 = Entitlements();
+        return _state;
+    }
+
+    public List<EntitlementDto> Entitlements()
+    {
+        _list.Clear();
+        return _list;
+    }
+
+    public EntitlementDto Entitlement() => _entitlements.Next();
+
+    public FeatureDto Feature() => _features.Next();
+
+    public CurrencyDto Currency() => _currencies.Next();
+
+    public CreditRateDto CreditRate() => _rates.Next();
+
+    public List<string> Strings() => _strings.Next();
+
+    private static void Clear(EntitlementDto e)
+    {
+        e.TypeName = null;
+        e.IsGranted = null;
+        e.AccessDeniedReason = null;
+        e.UsageLimit = null;
+        e.HasUnlimitedUsage = null;
+        e.HasSoftLimit = null;
+        e.CurrentUsage = null;
+        e.EnumValues = null;
+        e.EntitlementUpdatedAt = null;
+        e.UsageUpdatedAt = null;
+        e.UsagePeriodAnchor = null;
+        e.UsagePeriodStart = null;
+        e.UsagePeriodEnd = null;
+        e.ResetPeriod = null;
+        e.ResetPeriodConfiguration = null;
+        e.Feature = null;
+        e.CreditRate = null;
+        e.Currency = null;
+        e.ValidUntil = null;
+    }
+
+    private static void Clear(FeatureDto f)
+    {
+        f.TypeName = "EntitlementFeature";
+        f.RefId = null;
+        f.DisplayName = null;
+        f.Description = null;
+        f.FeatureType = null;
+        f.MeterType = null;
+        f.FeatureUnits = null;
+        f.FeatureUnitsPlural = null;
+        f.UnitTransformation = null;
+    }
+
+    private static void Clear(CurrencyDto c)
+    {
+        c.CurrencyId = null;
+        c.DisplayName = null;
+        c.Description = null;
+        c.UnitSingular = null;
+        c.UnitPlural = null;
+    }
+
+    private static void Clear(CreditRateDto r)
+    {
+        r.Amount = 0;
+        r.CurrencyId = null;
+    }
+
+    private sealed class Pool<T>(Action<T> clear)
+        where T : new()
+    {
+        private readonly List<T> _items = [];
+        private int _used;
+
+        public void Reset() => _used = 0;
+
+        public T Next()
+        {
+            if (_used == _items.Count)
+            {
+                _items.Add(new T());
+            }
+
+            var item = _items[_used++];
+            clear(item);
+            return item;
+        }
     }
 }

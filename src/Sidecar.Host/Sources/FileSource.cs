@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
@@ -16,9 +17,10 @@ namespace Sidecar.Host.Sources;
 /// Usage is accounted locally (DELTA adds, SET replaces) so checks reflect it until the file changes; events have
 /// nowhere to go and are dropped. <see cref="Hosting.EntitlementsFileWatcher"/> pushes the file's changes.
 /// <para>
-/// The file is streamed one customer at a time and each is kept as its snapshot (the one the hot tier holds too, so
-/// a customer evicted by the budget is answered again from it), with repeated strings shared across customers, plus
-/// a hash of its state for the reload diff. The parsed documents are not kept.
+/// The file is streamed in batches of whole customers that one worker per core parses, hashes and maps; each customer
+/// is kept as its snapshot (the one the hot tier holds too, so a customer evicted by the budget is answered again from
+/// it), with repeated strings, entitlements and lists shared across customers, plus a hash of its state for the reload
+/// diff. The parsed documents are not kept.
 /// </para>
 /// </summary>
 internal sealed class FileSource : IEntitlementsSource
@@ -26,8 +28,12 @@ internal sealed class FileSource : IEntitlementsSource
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _reloadLock = new();
-    /// <summary>Customers handed from the reading thread to the mapping one at a time.</summary>
-    private const int LoadBatchSize = 256;
+
+    /// <summary>JSON handed from the reading thread to a load worker at a time (more when one customer is larger).</summary>
+    private const int LoadBatchBytes = 256 * 1024;
+
+    /// <summary>Load workers at most: each holds its own shared strings.</summary>
+    private const int MaxLoadWorkers = 4;
 
     private Dictionary<CustomerKey, FileEntry> _customers;
 
@@ -155,7 +161,14 @@ internal sealed class FileSource : IEntitlementsSource
     {
         try
         {
-            return LoadStreamed(path, previous, now);
+            try
+            {
+                return LoadStreamed(path, previous, now, scanCustomers: true);
+            }
+            catch (ScanDeclinedException)
+            {
+                return LoadStreamed(path, previous, now, scanCustomers: false);
+            }
         }
         catch (Exception)
         {
@@ -163,76 +176,55 @@ internal sealed class FileSource : IEntitlementsSource
             // streaming reader does not follow; errors are rare, so its memory cost is only paid then.
         }
 
-        using var whole = new EntryBuilder(previous, now);
+        using var maker = new EntryMaker(previous, now);
         var file = ReadWhole(path);
+        var customers = new Dictionary<CustomerKey, FileEntry>(file.Customers.Count);
         for (var i = 0; i < file.Customers.Count; i++)
         {
-            whole.Add(i, file.Customers[i]);
+            var (key, entry) = maker.Make(i, file.Customers[i]);
+            customers[key] = entry;
         }
 
-        return whole.Customers;
+        return customers;
     }
 
     /// <summary>
-    /// Reads and parses on this thread while another validates, hashes and maps what it parsed: the two halves cost
-    /// about the same, so a free second core takes half the work.
+    /// Reads the file on this thread, cut into batches of whole customers' JSON, while workers (one per core) parse,
+    /// hash and map the batches; their entries go into the dictionary here, in file order, so a customer listed twice
+    /// keeps its last occurrence as before. Reading only finds where each customer ends: the workers have the cores.
     /// </summary>
-    private static Dictionary<CustomerKey, FileEntry> LoadStreamed(string path, IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now)
+    private static Dictionary<CustomerKey, FileEntry> LoadStreamed(string path, IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now, bool scanCustomers)
     {
-        using var builder = new EntryBuilder(previous, now);
-        var strings = new SnapshotInterner();
-        using var stream = OpenRead(path);
-        if (Environment.ProcessorCount < 2)
+        var customers = new Dictionary<CustomerKey, FileEntry>(previous?.Count ?? 0);
+        var workerCount = Math.Clamp(Environment.ProcessorCount, 1, MaxLoadWorkers);
+        using var work = new BlockingCollection<LoadBatch>(boundedCapacity: 2 * workerCount);
+        using var stop = new CancellationTokenSource();
+        var workers = new Task[workerCount];
+        for (var i = 0; i < workers.Length; i++)
         {
-            EntitlementsFileReader.Read(stream, strings, builder.Add);
-            return builder.Customers;
+            workers[i] = Task.Factory.StartNew(() => Work(work, stop, previous, now), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
-        using var batches = new BlockingCollection<(int First, FileCustomer[] Customers)>(boundedCapacity: 16);
-        using var stop = new CancellationTokenSource();
-        var mapper = Task.Factory.StartNew(
-            () =>
-            {
-                try
-                {
-                    foreach (var (first, customers) in batches.GetConsumingEnumerable(stop.Token))
-                    {
-                        for (var i = 0; i < customers.Length; i++)
-                        {
-                            builder.Add(first + i, customers[i]);
-                        }
-                    }
-                }
-                catch
-                {
-                    stop.Cancel(); // the reader stops at its next batch
-                    throw;
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
-
+        // Batches handed out and not yet merged, in file order.
+        var handedOut = new Queue<LoadBatch>();
         Exception? readFailure = null;
         try
         {
-            var batch = new List<FileCustomer>(LoadBatchSize);
-            var first = 0;
-            EntitlementsFileReader.Read(stream, strings, (index, customer) =>
-            {
-                if (batch.Count == 0)
+            using var stream = OpenRead(path);
+            var batch = new LoadBatch(0, LoadBatchBytes);
+            EntitlementsFileReader.Read(
+                stream,
+                (index, json) =>
                 {
-                    first = index;
-                }
-
-                batch.Add(customer);
-                if (batch.Count == LoadBatchSize)
-                {
-                    batches.Add((first, batch.ToArray()), stop.Token);
-                    batch.Clear();
-                }
-            });
-            batches.Add((first, batch.ToArray()), stop.Token);
+                    if (!batch.TryAdd(json))
+                    {
+                        HandOut(batch);
+                        batch = new LoadBatch(index, Math.Max(LoadBatchBytes, json.Length));
+                        batch.TryAdd(json);
+                    }
+                },
+                scanCustomers);
+            HandOut(batch);
         }
         catch (Exception ex)
         {
@@ -240,22 +232,60 @@ internal sealed class FileSource : IEntitlementsSource
             stop.Cancel();
         }
 
-        // The mapper is always waited for, so nothing outlives the builder.
-        batches.CompleteAdding();
-        try
-        {
-            mapper.GetAwaiter().GetResult();
-        }
-        catch (OperationCanceledException) when (readFailure is not null)
-        {
-        }
-
+        // The workers are always waited for: they finish (or drop) every batch handed out, so none is left waiting.
+        work.CompleteAdding();
+        Task.WaitAll(workers);
         if (readFailure is not null)
         {
             ExceptionDispatchInfo.Throw(readFailure);
         }
 
-        return builder.Customers;
+        Merge(wait: true);
+        return customers;
+
+        void HandOut(LoadBatch batch)
+        {
+            handedOut.Enqueue(batch);
+            work.Add(batch, stop.Token);
+            Merge(wait: false);
+        }
+
+        void Merge(bool wait)
+        {
+            while (handedOut.TryPeek(out var batch) && (wait || batch.IsFinished))
+            {
+                foreach (var (key, entry) in batch.Finished())
+                {
+                    customers[key] = entry;
+                }
+
+                handedOut.Dequeue();
+            }
+        }
+    }
+
+    /// <summary>One load worker: parses, hashes and maps whole batches, sharing repeated strings within its own batches.</summary>
+    private static void Work(BlockingCollection<LoadBatch> work, CancellationTokenSource stop, IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now)
+    {
+        using var maker = new EntryMaker(previous, now);
+        foreach (var batch in work.GetConsumingEnumerable())
+        {
+            if (stop.IsCancellationRequested)
+            {
+                batch.Finish(null, new OperationCanceledException());
+                continue;
+            }
+
+            try
+            {
+                batch.Finish(maker.MakeAll(batch), null);
+            }
+            catch (Exception ex)
+            {
+                stop.Cancel(); // the reader stops at its next batch; the other workers drop theirs
+                batch.Finish(null, ex);
+            }
+        }
     }
 
     private static EntitlementsFile ReadWhole(string path)
@@ -271,16 +301,28 @@ internal sealed class FileSource : IEntitlementsSource
     /// <summary>One customer of the file: its snapshot and the hash of its state, which is all a reload compares.</summary>
     private readonly record struct FileEntry(CustomerSnapshot Snapshot, UInt128 StateHash);
 
-    /// <summary>Validates, hashes and maps the customers of one read, sharing repeated strings between them.</summary>
-    private sealed class EntryBuilder(IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now) : IDisposable
+    /// <summary>
+    /// Validates, hashes and maps customers, sharing repeated strings between them. One per thread (the interner and the
+    /// hasher are not thread-safe; <paramref name="previous"/> is only read).
+    /// </summary>
+    private sealed class EntryMaker(IReadOnlyDictionary<CustomerKey, FileEntry>? previous, long now) : IDisposable
     {
+        /// <summary>States already mapped, by hash: enough for every plan's, bounded against millions of distinct ones.</summary>
+        private const int MaxMappedStates = 1 << 16;
+
         private readonly SnapshotInterner _interner = new();
         private readonly StateHasher _hasher = new();
+        private readonly ParseScratch _scratch = new();
+        private readonly Dictionary<UInt128, CustomerSnapshot> _mapped = [];
 
-        public Dictionary<CustomerKey, FileEntry> Customers { get; } = [];
-
-        public void Add(int index, FileCustomer entry)
+        public (CustomerKey Key, FileEntry Entry) Make(int index, FileCustomer? entry)
         {
+            // JSON null in the array (the whole-file read gives it through): a configuration error, not a crash.
+            if (entry is null)
+            {
+                throw new FormatException($"customers[{index}] is null");
+            }
+
             if (string.IsNullOrEmpty(entry.CustomerId))
             {
                 throw new FormatException($"customers[{index}].customerId is missing");
@@ -291,12 +333,114 @@ internal sealed class FileSource : IEntitlementsSource
             // A reload replaces the customers whose state would serialize differently (what it has always compared):
             // a reformatted file or reordered properties change nothing.
             var hash = _hasher.Hash(state);
-            Customers[key] = previous is not null && previous.TryGetValue(key, out var held) && held.StateHash == hash
-                ? held
-                : new FileEntry(EntitlementsStateMapper.ToSnapshot(key, state, now, _interner), hash);
+            if (previous is not null && previous.TryGetValue(key, out var held) && held.StateHash == hash)
+            {
+                return (key, held);
+            }
+
+            // Customers whose states are the same (a plan's customers without usage of their own) map to the same
+            // snapshot but for the key: map it once.
+            if (_mapped.TryGetValue(hash, out var same))
+            {
+                return (key, new FileEntry(same.ForCustomer(key), hash));
+            }
+
+            var snapshot = EntitlementsStateMapper.ToSnapshot(key, state, now, _interner);
+            if (_mapped.Count < MaxMappedStates)
+            {
+                _mapped.Add(hash, snapshot);
+            }
+
+            return (key, new FileEntry(snapshot, hash));
+        }
+
+        /// <summary>The batch's customers, parsed (by the serializer when the fast parser declines one) and made entries.</summary>
+        public (CustomerKey Key, FileEntry Entry)[] MakeAll(LoadBatch batch)
+        {
+            var entries = new (CustomerKey Key, FileEntry Entry)[batch.Count];
+            for (var i = 0; i < entries.Length; i++)
+            {
+                var json = batch.Customer(i);
+                // Parsed into the same DTOs each time: they are done with when Make returns.
+                var customer = FileCustomerParser.TryParse(json, _interner, _scratch) ?? JsonSerializer.Deserialize(json, CoreJsonContext.Default.FileCustomer)!;
+                entries[i] = Make(batch.FirstIndex + i, customer);
+            }
+
+            return entries;
         }
 
         public void Dispose() => _hasher.Dispose();
+    }
+
+    /// <summary>
+    /// Consecutive customers' JSON, copied out of the read buffer into a pooled one, and what a worker made of them.
+    /// The reader fills it; a worker finishes it; the reader merges it.
+    /// </summary>
+    private sealed class LoadBatch(int firstIndex, int capacity)
+    {
+        private readonly List<int> _ends = [];
+        private readonly object _gate = new(); // a Monitor: Wait/PulseAll
+        private byte[]? _bytes = ArrayPool<byte>.Shared.Rent(capacity);
+        private int _length;
+        private (CustomerKey Key, FileEntry Entry)[]? _entries;
+        private Exception? _error;
+        private volatile bool _finished;
+
+        /// <summary>The index in the file's array of the batch's first customer.</summary>
+        public int FirstIndex { get; } = firstIndex;
+
+        public int Count => _ends.Count;
+
+        public bool IsFinished => _finished;
+
+        /// <summary>Appends a customer's JSON; false when it does not fit.</summary>
+        public bool TryAdd(ReadOnlySpan<byte> json)
+        {
+            if (_length + json.Length > _bytes!.Length)
+            {
+                return false;
+            }
+
+            json.CopyTo(_bytes.AsSpan(_length));
+            _length += json.Length;
+            _ends.Add(_length);
+            return true;
+        }
+
+        public ReadOnlySpan<byte> Customer(int i) => _bytes.AsSpan()[(i == 0 ? 0 : _ends[i - 1]).._ends[i]];
+
+        /// <summary>Called by the worker: the entries made (or why not); the JSON is given back to the pool.</summary>
+        public void Finish((CustomerKey Key, FileEntry Entry)[]? entries, Exception? error)
+        {
+            ArrayPool<byte>.Shared.Return(_bytes!);
+            _bytes = null;
+            lock (_gate)
+            {
+                _entries = entries;
+                _error = error;
+                _finished = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        /// <summary>Waits for the worker; its entries, or its error thrown.</summary>
+        public (CustomerKey Key, FileEntry Entry)[] Finished()
+        {
+            lock (_gate)
+            {
+                while (!_finished)
+                {
+                    Monitor.Wait(_gate);
+                }
+            }
+
+            if (_error is not null)
+            {
+                ExceptionDispatchInfo.Throw(_error);
+            }
+
+            return _entries!;
+        }
     }
 
     /// <summary>The entries' snapshots, without copying them out.</summary>

@@ -13,20 +13,22 @@ namespace Sidecar.Host.Sources;
 /// is written with a tag and its length, so no two different states give the same stream of bytes; instants are the
 /// epoch milliseconds the JSON is written from, numbers their IEEE bits, embedded JSON (<c>resetPeriodConfiguration</c>,
 /// <c>unitTransformation</c>) the compact form the serializer writes. Every DTO property is listed here
-/// (StateHasherTests fails when one is added and not hashed). One instance per load: not thread-safe.
+/// (StateHasherTests fails when one is added and not hashed). The bytes are gathered in one buffer and hashed at once
+/// (many small appends to a streaming hash cost more than the hashing). One instance per thread: not thread-safe.
 /// </summary>
 internal sealed class StateHasher : IDisposable
 {
     private const byte Null = 0;
     private const byte Present = 1;
 
-    private readonly XxHash128 _hash = new();
+    private byte[] _bytes = new byte[1024];
+    private int _length;
     private readonly ArrayBufferWriter<byte> _element = new(256);
     private Utf8JsonWriter? _elementWriter;
 
     public UInt128 Hash(EntitlementsStateDto state)
     {
-        _hash.Reset();
+        _length = 0;
         String(state.TypeName);
         String(state.AccessDeniedReason);
         if (state.EntitlementsV2 is not { } list)
@@ -42,7 +44,7 @@ internal sealed class StateHasher : IDisposable
             }
         }
 
-        return _hash.GetCurrentHashAsUInt128();
+        return XxHash128.HashToUInt128(_bytes.AsSpan(0, _length));
     }
 
     public void Dispose() => _elementWriter?.Dispose();
@@ -132,14 +134,28 @@ internal sealed class StateHasher : IDisposable
         Element(f.UnitTransformation);
     }
 
-    private void Tag(byte tag) => _hash.Append([tag]);
+    private void Tag(byte tag) => Take(1)[0] = tag;
 
     private void Int(int value)
     {
-        Span<byte> bytes = stackalloc byte[5];
+        var bytes = Take(5);
         bytes[0] = Present;
         BinaryPrimitives.WriteInt32LittleEndian(bytes[1..], value);
-        _hash.Append(bytes);
+    }
+
+    private void Append(ReadOnlySpan<byte> bytes) => bytes.CopyTo(Take(bytes.Length));
+
+    /// <summary>The next <paramref name="count"/> bytes of the buffer, counted as written.</summary>
+    private Span<byte> Take(int count)
+    {
+        if (_bytes.Length - _length < count)
+        {
+            Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _length + count));
+        }
+
+        var span = _bytes.AsSpan(_length, count);
+        _length += count;
+        return span;
     }
 
     private void String(string? value)
@@ -151,7 +167,7 @@ internal sealed class StateHasher : IDisposable
         }
 
         Int(value.Length);
-        _hash.Append(MemoryMarshal.AsBytes(value.AsSpan()));
+        Append(MemoryMarshal.AsBytes(value.AsSpan()));
     }
 
     private void Bool(bool? value) => Tag(value switch { null => Null, false => 2, true => 3 });
@@ -164,10 +180,9 @@ internal sealed class StateHasher : IDisposable
             return;
         }
 
-        Span<byte> bytes = stackalloc byte[9];
+        var bytes = Take(9);
         bytes[0] = Present;
         BinaryPrimitives.WriteInt64LittleEndian(bytes[1..], v);
-        _hash.Append(bytes);
     }
 
     private void Double(double? value) => Long(value is { } d ? BitConverter.DoubleToInt64Bits(d) : null);
@@ -194,6 +209,6 @@ internal sealed class StateHasher : IDisposable
         element.WriteTo(_elementWriter);
         _elementWriter.Flush();
         Int(_element.WrittenCount);
-        _hash.Append(_element.WrittenSpan);
+        Append(_element.WrittenSpan);
     }
 }

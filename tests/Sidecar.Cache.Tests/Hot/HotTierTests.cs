@@ -39,6 +39,35 @@ public sealed class HotTierTests
         Assert.Equal(s.ApproxBytes + HotTier.SlotBytes, hot.Bytes);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Reserve_BeforeOrAfterWrites_KeepsEveryCustomerAndItsBytes(bool reserveFirst)
+    {
+        var hot = new HotTier(long.MaxValue);
+        var early = Snapshot("early", 1);
+        Assert.False(hot.TryGet(early.Key, out _));
+        if (reserveFirst)
+        {
+            hot.Reserve(10_000);
+        }
+
+        hot.Set(early);
+        hot.Reserve(10_000);
+        var many = Enumerable.Range(0, 5000).Select(i => Snapshot("c" + i, 1)).ToArray();
+        foreach (var s in many)
+        {
+            hot.Set(s);
+        }
+
+        Assert.Equal(5001, hot.Count);
+        Assert.True(hot.TryGet(early.Key, out var held));
+        Assert.Same(early, held);
+        Assert.True(hot.TryGet(many[4999].Key, out held));
+        Assert.Same(many[4999], held);
+        Assert.Equal(many.Sum(s => s.ApproxBytes + HotTier.SlotBytes) + early.ApproxBytes + HotTier.SlotBytes, hot.Bytes);
+    }
+
     [Fact]
     public void Set_NewerEntitlementsButOlderUsage_KeepsHeldUsage()
     {
