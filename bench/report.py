@@ -43,6 +43,14 @@ def h2load(path):
     return out
 
 
+def median(path):
+    """The round with the median req/s of an h2load series (one JSON per line), with every round's req/s."""
+    rounds = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    chosen = dict(sorted(rounds, key=lambda r: r["rps"])[(len(rounds) - 1) // 2])
+    chosen["roundsRps"] = [r["rps"] for r in rounds]
+    return chosen
+
+
 def to_us(value, unit):
     return round(float(value) * {"us": 1, "ms": 1000, "s": 1_000_000}[unit], 1)
 
@@ -214,6 +222,7 @@ def render(results_path, meta_path, out_path, update_path, charts_dir=None):
         r = get("redis.%s" % s, "rps")
         w("| %s | %s | %s | %s | %s | %s | %s |" % (s, fmt_rps(a), fmt_rps(f), fmt_ratio(ratio(a, f)), fmt_rps(n), fmt_ratio(ratio(a, n)), fmt_rps(r)))
     w("")
+    rounds(get, streams, (("sidecar", "sidecar"), ("health", "floor"), ("node", "Node peer")), w)
 
     # --- latency --------------------------------------------------------------------------------------------------
     w("### Latency (load client: HTTP/2 + pre-encoded frames, every call recorded)")
@@ -300,6 +309,19 @@ def render(results_path, meta_path, out_path, update_path, charts_dir=None):
     return write(lines, out_path, update_path)
 
 
+def rounds(get, streams, targets, w):
+    """h2load's rounds: each figure above is the median of rounds that interleave the targets."""
+    series = [(s, label, (get("h2load.%s.%s" % (t, s)) or {}).get("roundsRps")) for s in streams for t, label in targets]
+    series = [(s, label, r) for s, label, r in series if r]
+    if not series or max(len(r) for _, _, r in series) < 2:
+        return
+    w("Each throughput figure is the median of %d rounds that take turns with the other targets; every round's req/s:" % len(series[0][2]))
+    w("")
+    for s, label, r in series:
+        w("- %s streams, %s: %s" % (s, label, " / ".join(fmt_rps(v) for v in r)))
+    w("")
+
+
 def charts(charts_dir, w):
     present = [(name, title) for name, title in CHARTS if charts_dir and os.path.exists(os.path.join(charts_dir, name))]
     if not present:
@@ -351,6 +373,7 @@ def render_against(meta, get, w):
         a, f = get("h2load.sidecar.%s" % s, "rps"), get("h2load.health.%s" % s, "rps")
         w("| %s | %s | %s | %s |" % (s, fmt_rps(a), fmt_rps(f), fmt_ratio(ratio(a, f))))
     w("")
+    rounds(get, streams, (("sidecar", "target"), ("health", "floor")), w)
     w("### Latency (load client: HTTP/2 + pre-encoded frames, every call recorded)")
     w("")
     w("| Target | Streams | req/s | p50 | p99 | p99.9 | max |")
@@ -389,6 +412,8 @@ def update(path, body):
 def main(argv):
     if len(argv) >= 2 and argv[0] == "h2load":
         print(json.dumps(h2load(argv[1])))
+    elif len(argv) >= 2 and argv[0] == "median":
+        print(json.dumps(median(argv[1])))
     elif len(argv) >= 2 and argv[0] == "redis":
         print(json.dumps(redis(argv[1])))
     elif len(argv) >= 2 and argv[0] == "bdn":

@@ -52,10 +52,10 @@ elif [ -n "$CUSTOMER$FEATURE" ]; then
 fi
 
 if ((SMOKE)); then
-  CUSTOMERS=200 FEATURES=20 DURATION=1 WARMUP=1 STREAMS=(1 16) THROUGHPUT_STREAMS=16 CONNECTIONS=4
+  CUSTOMERS=200 FEATURES=20 DURATION=1 WARMUP=1 STREAMS=(1 16) THROUGHPUT_STREAMS=16 CONNECTIONS=4 ROUNDS=1
   SIZES=(1000) STORM_CHECKS=100 STORM_DISTINCT=10 STARTUP_RUNS=1 BDN_JOB=dry
 else
-  CUSTOMERS=10000 FEATURES=20 DURATION=10 WARMUP=2 STREAMS=(1 16 64 128) THROUGHPUT_STREAMS=64 CONNECTIONS=4
+  CUSTOMERS=10000 FEATURES=20 DURATION=10 WARMUP=2 STREAMS=(1 16 64 128) THROUGHPUT_STREAMS=64 CONNECTIONS=4 ROUNDS=3
   SIZES=(1000 100000 1000000) STORM_CHECKS=1000 STORM_DISTINCT=100 STARTUP_RUNS=5 BDN_JOB=short
   ((SKIP_1M)) && SIZES=(1000 100000)
 fi
@@ -174,17 +174,21 @@ start_sidecar() {
 # The name a series is logged under: --against records the target as "sidecar" (see below) but names it here.
 shown() { if [ -n "$AGAINST" ] && [[ "$1" == sidecar* ]]; then echo "target $TARGET_METHOD"; else echo "$1"; fi; }
 
-h2load_run() { # h2load_run NAME URL FRAME STREAMS -> records h2load.NAME.STREAMS
-  local name=$1 url=$2 frame=$3 streams=$4 clients out json
+h2load_run() { # h2load_run NAME URL FRAME STREAMS -> after round ROUNDS, records h2load.NAME.STREAMS: the median round
+  local name=$1 url=$2 frame=$3 streams=$4 clients out json rounds
   clients=$((streams < CONNECTIONS ? streams : CONNECTIONS))
-  out="$LOGS/h2load-$name-$streams.txt"
+  out="$LOGS/h2load-$name-$streams-r$ROUND.txt"
+  rounds="$OUT/tmp/h2load-$name-$streams.jsonl"
+  ((ROUND > 1)) || : >"$rounds"
   timeout $((DURATION + WARMUP + 60)) h2load -D "$DURATION" --warm-up-time="$WARMUP" -c "$clients" -m $((streams / clients)) -t 1 \
     -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "$url" >"$out" 2>&1 || die "h2load $name failed (log: $out)"
   json=$(python3 "$BENCH/report.py" h2load "$out")
   [ "$(jget "$json" succeeded)" -gt 0 ] && [ "$(jget "$json" errored)" -eq 0 ] && [ "$(jget "$json" failed)" -eq 0 ] \
     || die "h2load $name at $streams streams had failures (log: $out)"
-  record "h2load.$name.$streams" "$json"
-  log "  h2load $(shown "$name") x$streams: $(jget "$json" rps) req/s"
+  echo "$json" >>"$rounds"
+  log "  h2load $(shown "$name") x$streams, round $ROUND/$ROUNDS: $(jget "$json" rps) req/s"
+  ((ROUND == ROUNDS)) && record "h2load.$name.$streams" "$(python3 "$BENCH/report.py" median "$rounds")"
+  return 0
 }
 
 load_run() { # load_run NAME URL KIND STREAMS [extra load-client options] -> records load.NAME.STREAMS
@@ -290,8 +294,10 @@ print("fallback" if d["fallback"] else reason if any(u in reason for u in unusab
   # Recorded under the sidecar's names so the table and the charts read both modes alike; meta.json names the method.
   log "throughput (h2load, $DURATION s per point)"
   for s in "${STREAMS[@]}"; do
-    h2load_run sidecar "$TARGET$SVC/$TARGET_METHOD" "$OUT/tmp/target.bin" "$s"
-    if ((FLOOR)); then h2load_run health "$TARGET/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"; fi
+    for ROUND in $(seq 1 "$ROUNDS"); do
+      h2load_run sidecar "$TARGET$SVC/$TARGET_METHOD" "$OUT/tmp/target.bin" "$s"
+      if ((FLOOR)); then h2load_run health "$TARGET/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"; fi
+    done
   done
   log "latency (load client, $DURATION s per point, one customer)"
   for s in "${STREAMS[@]}"; do
@@ -382,12 +388,16 @@ SAMPLER_PID=$!
 
 log "throughput (h2load, $DURATION s per point)"
 for s in "${STREAMS[@]}"; do
-  # Where the memory is at the headline stream count, and what each check allocates (runtime metrics, bench/README.md).
-  ((s == THROUGHPUT_STREAMS)) && before=$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS")
-  h2load_run sidecar "http://127.0.0.1:$MAIN_GRPC$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"
-  ((s == THROUGHPUT_STREAMS)) && record memory.load "$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS" --since "$before")"
-  h2load_run health "http://127.0.0.1:$MAIN_GRPC/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"
-  if ((NODE_OK)); then h2load_run node "http://127.0.0.1:$NODE_PORT$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"; fi
+  # Rounds interleave the targets, so that a slow spell of this shared machine does not fall on one of them alone.
+  for ROUND in $(seq 1 "$ROUNDS"); do
+    # Where the memory is at the headline stream count, and what each check allocates (runtime metrics, bench/README.md).
+    first=$((s == THROUGHPUT_STREAMS && ROUND == 1))
+    ((first)) && before=$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS")
+    h2load_run sidecar "http://127.0.0.1:$MAIN_GRPC$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"
+    ((first)) && record memory.load "$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS" --since "$before")"
+    h2load_run health "http://127.0.0.1:$MAIN_GRPC/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"
+    if ((NODE_OK)); then h2load_run node "http://127.0.0.1:$NODE_PORT$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"; fi
+  done
 done
 
 log "latency (load client, $DURATION s per point, Zipf s=$ZIPF over $CUSTOMERS customers)"
