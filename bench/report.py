@@ -99,6 +99,10 @@ def fmt_us(v):
     return "%.0f µs" % v if v >= 100 else "%.1f µs" % v
 
 
+def fmt_cpu(v):
+    return "n/a" if v is None else "%.1f µs" % v
+
+
 def fmt_rps(v):
     return "n/a" if v is None else "{:,.0f}".format(v)
 
@@ -222,6 +226,16 @@ def render(results_path, meta_path, out_path, update_path, charts_dir=None):
         r = get("redis.%s" % s, "rps")
         w("| %s | %s | %s | %s | %s | %s | %s |" % (s, fmt_rps(a), fmt_rps(f), fmt_ratio(ratio(a, f)), fmt_rps(n), fmt_ratio(ratio(a, n)), fmt_rps(r)))
     w("")
+    cpu = [(s, [get("h2load.%s.%s" % (t, s), "cpuUsPerReq") for t in ("sidecar", "health", "node")]) for s in streams]
+    if any(v is not None for _, row in cpu for v in row):
+        w("Server CPU per request over the measured window (user + system, `/proc/PID/stat`; the median round's): what a "
+          "request costs the server, much less sensitive than req/s to what else runs on these shared cores.")
+        w("")
+        w("| Streams | sidecar GetBooleanEntitlement | floor: Health/Check | sidecar / floor | Node peer |")
+        w("|---|---|---|---|---|")
+        for s, (a, f, n) in cpu:
+            w("| %s | %s | %s | %s | %s |" % (s, fmt_cpu(a), fmt_cpu(f), fmt_ratio(ratio(a, f)), fmt_cpu(n)))
+        w("")
     rounds(get, streams, (("sidecar", "sidecar"), ("health", "floor"), ("node", "Node peer")), w)
 
     # --- latency --------------------------------------------------------------------------------------------------

@@ -174,19 +174,33 @@ start_sidecar() {
 # The name a series is logged under: --against records the target as "sidecar" (see below) but names it here.
 shown() { if [ -n "$AGAINST" ] && [[ "$1" == sidecar* ]]; then echo "target $TARGET_METHOD"; else echo "$1"; fi; }
 
-h2load_run() { # h2load_run NAME URL FRAME STREAMS -> after round ROUNDS, records h2load.NAME.STREAMS: the median round
-  local name=$1 url=$2 frame=$3 streams=$4 clients out json rounds
+# cpu_ticks PID: user + system CPU the process has used, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# h2load_run NAME URL FRAME STREAMS [SERVER_PID] -> after round ROUNDS, records h2load.NAME.STREAMS: the median round.
+# With SERVER_PID, also the server's CPU per request over the measured window (after the warm-up): on this machine's
+# shared cores throughput swings with what else runs, the CPU a request costs the server much less.
+h2load_run() {
+  local name=$1 url=$2 frame=$3 streams=$4 pid=${5:-} clients out json rounds h2 cpu0=0 cpu1=0
   clients=$((streams < CONNECTIONS ? streams : CONNECTIONS))
   out="$LOGS/h2load-$name-$streams-r$ROUND.txt"
   rounds="$OUT/tmp/h2load-$name-$streams.jsonl"
   ((ROUND > 1)) || : >"$rounds"
   timeout $((DURATION + WARMUP + 60)) h2load -D "$DURATION" --warm-up-time="$WARMUP" -c "$clients" -m $((streams / clients)) -t 1 \
-    -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "$url" >"$out" 2>&1 || die "h2load $name failed (log: $out)"
+    -d "$frame" -H 'content-type: application/grpc' -H 'te: trailers' "$url" >"$out" 2>&1 &
+  h2=$!
+  if [ -n "$pid" ]; then sleep "$WARMUP"; cpu0=$(cpu_ticks "$pid"); fi
+  wait "$h2" || die "h2load $name failed (log: $out)"
+  [ -z "$pid" ] || cpu1=$(cpu_ticks "$pid")
   json=$(python3 "$BENCH/report.py" h2load "$out")
   [ "$(jget "$json" succeeded)" -gt 0 ] && [ "$(jget "$json" errored)" -eq 0 ] && [ "$(jget "$json" failed)" -eq 0 ] \
     || die "h2load $name at $streams streams had failures (log: $out)"
+  if [ -n "$pid" ]; then
+    json=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["cpuUsPerReq"]=round(int(sys.argv[2])*1e6/int(sys.argv[3])/d["succeeded"],2); print(json.dumps(d))' \
+      "$json" $((cpu1 - cpu0)) "$(getconf CLK_TCK)")
+  fi
   echo "$json" >>"$rounds"
-  log "  h2load $(shown "$name") x$streams, round $ROUND/$ROUNDS: $(jget "$json" rps) req/s"
+  log "  h2load $(shown "$name") x$streams, round $ROUND/$ROUNDS: $(jget "$json" rps) req/s${pid:+, $(jget "$json" cpuUsPerReq) µs CPU per request}"
   ((ROUND == ROUNDS)) && record "h2load.$name.$streams" "$(python3 "$BENCH/report.py" median "$rounds")"
   return 0
 }
@@ -393,10 +407,10 @@ for s in "${STREAMS[@]}"; do
     # Where the memory is at the headline stream count, and what each check allocates (runtime metrics, bench/README.md).
     first=$((s == THROUGHPUT_STREAMS && ROUND == 1))
     ((first)) && before=$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS")
-    h2load_run sidecar "http://127.0.0.1:$MAIN_GRPC$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"
+    h2load_run sidecar "http://127.0.0.1:$MAIN_GRPC$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s" "$MAIN_PID"
     ((first)) && record memory.load "$(python3 "$BENCH/memory_snapshot.py" "$MAIN_PID" "$MAIN_METRICS" --since "$before")"
-    h2load_run health "http://127.0.0.1:$MAIN_GRPC/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s"
-    if ((NODE_OK)); then h2load_run node "http://127.0.0.1:$NODE_PORT$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s"; fi
+    h2load_run health "http://127.0.0.1:$MAIN_GRPC/grpc.health.v1.Health/Check" "$OUT/tmp/health.bin" "$s" "$MAIN_PID"
+    if ((NODE_OK)); then h2load_run node "http://127.0.0.1:$NODE_PORT$SVC/GetBooleanEntitlement" "$OUT/tmp/boolean.bin" "$s" "$NODE_PID"; fi
   done
 done
 
