@@ -77,18 +77,30 @@ public sealed class SnapshotFootprintTests
         Assert.InRange(accountedForSlots, slots, slots * 1.15);
     }
 
+    /// <summary>
+    /// The heap the snapshots retain, measured three times and the least kept: the heap is the whole process's, and
+    /// what earlier tests left running (connections, timers) can grow it between the two readings by a few bytes a
+    /// snapshot, which the estimate is not meant to cover.
+    /// </summary>
     private static (long Measured, long Estimated) Retained(Func<int, CustomerSnapshot> make)
     {
-        var held = new CustomerSnapshot[Count];
-        var before = Heap();
-        for (var i = 0; i < Count; i++)
+        var measured = long.MaxValue;
+        long estimated = 0;
+        for (var trial = 0; trial < 3; trial++)
         {
-            held[i] = make(i);
+            var held = new CustomerSnapshot[Count];
+            var before = Heap();
+            for (var i = 0; i < Count; i++)
+            {
+                held[i] = make(i);
+            }
+
+            measured = Math.Min(measured, Heap() - before);
+            estimated = held.Sum(s => s.ApproxBytes);
+            GC.KeepAlive(held);
         }
 
-        var measured = Heap() - before;
-        GC.KeepAlive(held);
-        return (measured, held.Sum(s => s.ApproxBytes));
+        return (measured, estimated);
     }
 
     private static long Heap()
