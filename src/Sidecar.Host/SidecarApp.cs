@@ -42,8 +42,6 @@ internal sealed class SidecarApp : IAsyncDisposable
 
     public TieredEntitlementCache Cache => _web.Services.GetRequiredService<TieredEntitlementCache>();
 
-    internal IServiceProvider Services => _web.Services;
-
     /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl-C, or <see cref="DisposeAsync"/>).</summary>
     public Task WaitForShutdownAsync() => _web.WaitForShutdownAsync();
 
