@@ -3,7 +3,7 @@ const path = require("path");
 const grpc = require("@grpc/grpc-js");
 const loader = require("@grpc/proto-loader");
 
-const [customerId = "acme", featureId = "feature-api-calls", target = "localhost:50051"] = process.argv.slice(2);
+const [customerId = "acme", featureId = "feature-storage-gb", target = "localhost:50051"] = process.argv.slice(2);
 const definition = loader.loadSync(path.join(__dirname, "../../protos/stigg/sidecar/v1/sidecar.proto"), {
   includeDirs: [path.join(__dirname, "../../protos")],
   enums: String,

@@ -10,7 +10,9 @@ namespace Sidecar.Smoke.Tests;
 public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
 {
     /// <summary>acme's API calls in samples/entitlements.json before any report.</summary>
-    private const double SampleApiCallsUsage = 250;
+    /// <summary>acme's storage in the sample: metered with no reset period, so no period boundary (the sample's monthly
+    /// ones end at a month's start) can zero the total while a test counts it.</summary>
+    private const double SampleStorageUsage = 42;
 
     private readonly string _cacheDir = Directory.CreateTempSubdirectory("sidecar-smoke-cache-").FullName;
 
@@ -138,7 +140,7 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
             var client = new SidecarService.SidecarServiceClient(channel);
             for (var i = 1; i <= Reports; i++)
             {
-                acknowledged.Add(await client.ReportUsageAsync(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-api-calls", Value = i }));
+                acknowledged.Add(await client.ReportUsageAsync(new ReportUsageRequest { CustomerId = "acme", FeatureId = "feature-storage-gb", Value = i }));
             }
 
             // Acknowledged means durable: kill -9 right after the last acknowledgement.
@@ -196,11 +198,11 @@ public sealed class UpstreamSmokeTests(AotBinary binary) : IDisposable
     private static int CheckpointLines(SidecarProcess process) =>
         process.Output.Count(l => l.Contains("checkpoint", StringComparison.Ordinal) && l.Contains("taken at version", StringComparison.Ordinal));
 
-    /// <summary>What Stigg now counts for acme's API calls above the sample's starting usage.</summary>
+    /// <summary>What Stigg now counts for acme's storage above the sample's starting usage.</summary>
     private static double TotalReported(EmulatorServer emulator)
     {
         var state = emulator.GetCustomer("acme") ?? throw new InvalidOperationException("acme is gone");
-        var usage = state.EntitlementsV2.Single(e => e.Feature?.RefId == "feature-api-calls").CurrentUsage ?? 0;
-        return usage - SampleApiCallsUsage;
+        var usage = state.EntitlementsV2.Single(e => e.Feature?.RefId == "feature-storage-gb").CurrentUsage ?? 0;
+        return usage - SampleStorageUsage;
     }
 }
