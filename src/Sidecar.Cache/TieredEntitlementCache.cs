@@ -206,11 +206,9 @@ public sealed class TieredEntitlementCache : IAsyncDisposable
 
         if (_tiers.Count == 0)
         {
-            foreach (var snapshot in snapshots)
-            {
-                _hot.Set(snapshot);
-            }
-
+            // The hot tier alone (a file's customers): each write stands alone and Set is thread-safe, so a million of
+            // them are spread over the cores.
+            Parallel.ForEach(snapshots, snapshot => _hot.Set(snapshot));
             return;
         }
 

@@ -60,6 +60,31 @@ public sealed class FileScanTests
         Assert.Empty(handed);
     }
 
+    [Fact]
+    public void Read_Scanning_StringsAndEscapesAtEveryOffsetOfABlock_CutAsTheReaderDoes()
+    {
+        // The scan takes 64 bytes at a time: strings, escapes and brackets must be found wherever they fall in a block,
+        // including a backslash as a block's last byte and a string running across blocks.
+        var random = new Random(20261201);
+        var customers = Enumerable.Range(0, 3_000).Select(i => RandomCustomer(random, i));
+        var text = "{\"customers\":[" + string.Join(",", customers) + "]}";
+
+        var scanned = Customers(text, scan: true);
+
+        Assert.Equal(3_000, scanned.Count);
+        Assert.Equal(Customers(text, scan: false), scanned);
+    }
+
+    private static string RandomCustomer(Random random, int i)
+    {
+        string[] pieces = ["a", "é", "🎉", "{", "}", "[", "]", "/", " ", "\\\"", "\\\\", "\\/", "\\u005c", "\\u0022", "\\n"];
+        string Text() => string.Concat(Enumerable.Range(0, random.Next(0, 90)).Select(_ => pieces[random.Next(pieces.Length)]));
+        var nested = string.Concat(Enumerable.Repeat("[{\"k\":", random.Next(0, 4)));
+        var closing = string.Concat(Enumerable.Repeat("}]", nested.Length / 6));
+        return "{\"customerId\":\"c" + i + Text() + "\",\"entitlementsState\":{\"entitlementsV2\":[{\"feature\":{\"refId\":\"" + Text()
+            + "\"}}]},\"x\":" + nested + "\"" + Text() + "\"" + closing + "}";
+    }
+
     private static string Customer(int i, int padding) =>
         $$"""{"customerId":"c{{i}}","entitlementsState":{"entitlementsV2":[]},"pad":"{{new string('}', padding)}}"}""";
 

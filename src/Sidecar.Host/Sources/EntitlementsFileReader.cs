@@ -1,4 +1,5 @@
-using System.Buffers;
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 
 namespace Sidecar.Host.Sources;
@@ -40,11 +41,6 @@ internal static class EntitlementsFileReader
         ScanEndOfRoot,
         ScanEndOfInput,
     }
-
-    /// <summary>The bytes the customers scan stops at outside strings: brackets, quotes, and a comment's slash.</summary>
-    private static readonly SearchValues<byte> Structure = SearchValues.Create("{}[]\"/"u8);
-
-    private static readonly SearchValues<byte> StringEnd = SearchValues.Create("\"\\"u8);
 
     /// <summary>Calls <paramref name="onCustomer"/> with each customer's index in the array and its JSON.</summary>
     /// <param name="stream">The file.</param>
@@ -275,64 +271,137 @@ internal static class EntitlementsFileReader
     /// <paramref name="data"/>. Throws <see cref="ScanDeclinedException"/> on a comment, a closing bracket that does not
     /// match, or nesting deeper than the reader's limit.
     /// </summary>
+    /// <remarks>
+    /// Own code for speed: this is the one part of a file load no worker shares, and a library search per string
+    /// (quotes come every few bytes) cost a second on a 1M-customer file. It takes 64 bytes at a time: masks of the
+    /// quotes and the structural bytes, a prefix XOR of the quotes marking the bytes inside strings, then only the
+    /// brackets outside strings are visited. A block holding a backslash (rare in entitlements) is walked byte by
+    /// byte, as is the tail shorter than a block.
+    /// </remarks>
     private static int ObjectEnd(ReadOnlySpan<byte> data, int start)
     {
-        // One bit a level, set for an array: deep enough for the reader's limit of 64 (the customer is at depth 2).
-        ulong arrays = 0;
-        var depth = 0;
+        var scan = new BracketScan();
         var i = start;
-        while (true)
+        for (; i + 64 <= data.Length; i += 64)
         {
-            var found = data[i..].IndexOfAny(Structure);
-            if (found < 0)
+            var block = data.Slice(i, 64);
+            var (quotes, backslashes, structure) = Masks(block);
+            if (backslashes != 0 || scan.Escaped)
             {
-                return -1;
+                if (scan.Walk(block) is var atBlock and >= 0)
+                {
+                    return i + atBlock;
+                }
+
+                continue;
             }
 
-            i += found;
-            switch (data[i])
+            // Bit k: the byte is inside a string (the opening quote included, the closing one not).
+            var inside = PrefixXor(quotes) ^ (scan.InString ? ulong.MaxValue : 0);
+            scan.InString = (long)inside < 0;
+            for (var outside = structure & ~inside; outside != 0; outside &= outside - 1)
             {
-                case (byte)'{' or (byte)'[' when depth < 62:
-                    arrays = (arrays << 1) | (data[i] == (byte)'[' ? 1UL : 0UL);
-                    depth++;
-                    break;
-                case (byte)'}' or (byte)']' when depth > 0 && ((arrays & 1) == 1) == (data[i] == (byte)']'):
-                    arrays >>= 1;
-                    if (--depth == 0)
-                    {
-                        return i + 1;
-                    }
+                var at = BitOperations.TrailingZeroCount(outside);
+                if (scan.Bracket(block[at]))
+                {
+                    return i + at + 1;
+                }
+            }
+        }
 
-                    break;
-                case (byte)'"':
-                    // To the closing quote: an escape takes the byte after the backslash with it.
-                    while (true)
-                    {
-                        var stop = data[(i + 1)..].IndexOfAny(StringEnd);
-                        if (stop < 0)
-                        {
-                            return -1;
-                        }
+        return scan.Walk(data[i..]) is var atTail and >= 0 ? i + atTail : -1;
+    }
 
-                        i += stop + 1;
-                        if (data[i] == (byte)'"')
-                        {
-                            break;
-                        }
+    /// <summary>Bit k of each mask: byte k of the 64 is a quote; a backslash; a bracket or a slash.</summary>
+    private static (ulong Quotes, ulong Backslashes, ulong Structure) Masks(ReadOnlySpan<byte> block)
+    {
+        ulong quotes = 0, backslashes = 0, structure = 0;
+        for (var part = 0; part < 4; part++)
+        {
+            var v = Vector128.Create(block.Slice(part * 16, 16));
+            var shift = part * 16;
+            quotes |= (ulong)Vector128.Equals(v, Vector128.Create((byte)'"')).ExtractMostSignificantBits() << shift;
+            backslashes |= (ulong)Vector128.Equals(v, Vector128.Create((byte)'\\')).ExtractMostSignificantBits() << shift;
 
-                        i++; // the escaped byte
-                        if (i >= data.Length)
-                        {
-                            return -1;
-                        }
-                    }
+            var structural = Vector128.Equals(v, Vector128.Create((byte)'{')) | Vector128.Equals(v, Vector128.Create((byte)'}'))
+                | Vector128.Equals(v, Vector128.Create((byte)'[')) | Vector128.Equals(v, Vector128.Create((byte)']'))
+                | Vector128.Equals(v, Vector128.Create((byte)'/'));
+            structure |= (ulong)structural.ExtractMostSignificantBits() << shift;
+        }
 
-                    break;
+        return (quotes, backslashes, structure);
+    }
+
+    /// <summary>Bit k of the result is the XOR of bits 0..k of <paramref name="x"/>.</summary>
+    private static ulong PrefixXor(ulong x)
+    {
+        x ^= x << 1;
+        x ^= x << 2;
+        x ^= x << 4;
+        x ^= x << 8;
+        x ^= x << 16;
+        x ^= x << 32;
+        return x;
+    }
+
+    /// <summary>Where the bracket matching is between blocks.</summary>
+    private struct BracketScan
+    {
+        // One bit a level, set for an array: deep enough for the reader's limit of 64 (the customer is at depth 2).
+        private ulong _arrays;
+        private int _depth;
+        public bool InString;
+        public bool Escaped;
+
+        /// <summary>Takes a bracket or slash outside strings; true when it closed the object.</summary>
+        public bool Bracket(byte b)
+        {
+            switch (b)
+            {
+                case (byte)'{' or (byte)'[' when _depth < 62:
+                    _arrays = (_arrays << 1) | (b == (byte)'[' ? 1UL : 0UL);
+                    _depth++;
+                    return false;
+                case (byte)'}' or (byte)']' when _depth > 0 && ((_arrays & 1) == 1) == (b == (byte)']'):
+                    _arrays >>= 1;
+                    return --_depth == 0;
                 default:
                     throw new ScanDeclinedException();
             }
+        }
 
-            i++;
+        /// <summary>Byte by byte: the index just past the object's end within <paramref name="bytes"/>, or -1.</summary>
+        public int Walk(ReadOnlySpan<byte> bytes)
+        {
+            for (var k = 0; k < bytes.Length; k++)
+            {
+                var b = bytes[k];
+                if (InString)
+                {
+                    if (Escaped)
+                    {
+                        Escaped = false; // an escape takes the byte after the backslash with it
+                    }
+                    else if (b == (byte)'\\')
+                    {
+                        Escaped = true;
+                    }
+                    else if (b == (byte)'"')
+                    {
+                        InString = false;
+                    }
+                }
+                else if (b == (byte)'"')
+                {
+                    InString = true;
+                }
+                else if (b is (byte)'{' or (byte)'}' or (byte)'[' or (byte)']' or (byte)'/' && Bracket(b))
+                {
+                    return k + 1;
+                }
+            }
+
+            return -1;
         }
     }
 
