@@ -27,6 +27,10 @@ public sealed class RequestMetricsTests
         Assert.Equal(3, Series(scrape, "sidecar_grpc_requests_total").Count);
         Assert.Matches(new Regex(@"(?m)^sidecar_grpc_request_duration_seconds_count\{[^}]*method=""GetBooleanEntitlement""[^}]*\} 3$"), scrape);
         Assert.Matches(new Regex(@"(?m)^sidecar_grpc_request_duration_seconds_count\{[^}]*method=""GetEntitlements""[^}]*\} 1$"), scrape);
+
+        // Kestrel's meter is exported, but not its one per-request instrument (it would cost every call).
+        Assert.Contains("kestrel_active_connections{", scrape, StringComparison.Ordinal);
+        Assert.DoesNotContain("kestrel_queued_requests", scrape, StringComparison.Ordinal);
     }
 
     private static long Count(string scrape, string method, string code) =>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Grpc.Core;
 using Sidecar.Cache;
 using Sidecar.Cache.Faster;
 using Sidecar.Cache.Redis;
@@ -19,7 +20,8 @@ internal sealed class SidecarMetrics : IDisposable
     public const string MeterName = CacheMetrics.MeterName;
 
     private readonly Meter _meter = new(MeterName);
-    private readonly Counter<long> _requests;
+    private readonly Lock _methodsLock = new();
+    private MethodRequests[] _methods = [];
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _events;
@@ -39,7 +41,7 @@ internal sealed class SidecarMetrics : IDisposable
             "Stigg's real-time event stream (WS_ENABLED): 1 for the current state",
             ["disabled", .. Enum.GetNames<EventStreamState>().Select(n => n.ToLowerInvariant())],
             () => status.Events);
-        _requests = _meter.CreateCounter<long>("sidecar.grpc.requests", description: "gRPC requests by method and status code");
+        _meter.CreateObservableCounter("sidecar.grpc.requests", ObserveRequests, description: "gRPC requests by method and status code");
         _duration = _meter.CreateHistogram<double>("sidecar.grpc.request.duration", unit: "s", description: "Server-side gRPC handling time by method",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         _fallbacks = _meter.CreateCounter<long>("sidecar.fallback.answers", description: "Answers built from fallback values");
@@ -90,16 +92,83 @@ internal sealed class SidecarMetrics : IDisposable
         }
     }
 
-    public void Request(string method, string status, long startTimestamp)
+    /// <summary>The counts <see cref="Request"/> adds to for <paramref name="method"/>: one per method, taken when it is bound.</summary>
+    public MethodRequests ForMethod(string method)
+    {
+        lock (_methodsLock)
+        {
+            var requests = new MethodRequests(method);
+            _methods = [.. _methods, requests];
+            return requests;
+        }
+    }
+
+    /// <summary>Counts one call by its status code and records how long it took.</summary>
+    public void Request(MethodRequests method, StatusCode code, long startTimestamp)
     {
         var elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
-        _requests.Add(1, new KeyValuePair<string, object?>("method", method), new KeyValuePair<string, object?>("code", status));
-        _duration.Record(elapsed, new KeyValuePair<string, object?>("method", method));
+        Interlocked.Increment(ref method.Counts[(uint)code < MethodRequests.Codes ? (int)code : (int)StatusCode.Unknown]);
+        _duration.Record(elapsed, method.Tag);
     }
+
+    /// <summary>Every method and code called so far, as the counter's series (a series appears with its first call).</summary>
+    private IEnumerable<Measurement<long>> ObserveRequests()
+    {
+        foreach (var method in Volatile.Read(ref _methods))
+        {
+            for (var code = 0; code < MethodRequests.Codes; code++)
+            {
+                if (Volatile.Read(ref method.Counts[code]) is var count and > 0)
+                {
+                    yield return new Measurement<long>(count, method.Tag, CodeTags[code]);
+                }
+            }
+        }
+    }
+
+    /// <summary>The <c>code</c> label of each status code, as gRPC names it.</summary>
+    private static readonly KeyValuePair<string, object?>[] CodeTags = Enumerable.Range(0, MethodRequests.Codes)
+        .Select(code => new KeyValuePair<string, object?>("code", CodeName((StatusCode)code)))
+        .ToArray();
+
+    private static string CodeName(StatusCode code) => code switch
+    {
+        StatusCode.OK => "OK",
+        StatusCode.Cancelled => "CANCELLED",
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Aborted => "ABORTED",
+        StatusCode.OutOfRange => "OUT_OF_RANGE",
+        StatusCode.Unimplemented => "UNIMPLEMENTED",
+        StatusCode.Internal => "INTERNAL",
+        StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.DataLoss => "DATA_LOSS",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    };
 
     public void Fallback(string method) => _fallbacks.Add(1, new KeyValuePair<string, object?>("method", method));
 
     public void Event(string kind) => _events.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     public void Dispose() => _meter.Dispose();
+}
+
+/// <summary>
+/// One method's calls by status code: own counts behind an observable counter rather than a <c>Counter</c> with two
+/// tags, whose per-call tag lookup showed as 1 % of the server's CPU under load; an increment costs next to nothing.
+/// </summary>
+internal sealed class MethodRequests(string method)
+{
+    /// <summary>gRPC's status codes, 0 (OK) to 16 (UNAUTHENTICATED).</summary>
+    public const int Codes = 17;
+
+    public KeyValuePair<string, object?> Tag { get; } = new("method", method);
+
+    public long[] Counts { get; } = new long[Codes];
 }

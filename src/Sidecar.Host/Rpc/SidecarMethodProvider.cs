@@ -53,8 +53,10 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
     internal static UnaryServerMethod<SidecarGrpcService, TRequest, TResponse> Guard<TRequest, TResponse>(
         string name, UnaryServerMethod<SidecarGrpcService, TRequest, TResponse> handler, SidecarMetrics metrics, ILogger logger)
         where TRequest : class
-        where TResponse : class =>
-        (service, request, callContext) =>
+        where TResponse : class
+    {
+        var requests = metrics.ForMethod(name);
+        return (service, request, callContext) =>
         {
             var start = Stopwatch.GetTimestamp();
             Task<TResponse> task;
@@ -64,50 +66,51 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
             }
             catch (RpcException ex)
             {
-                metrics.Request(name, CodeName(ex.StatusCode), start);
+                metrics.Request(requests, ex.StatusCode, start);
                 throw;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                throw Internal(name, start, ex, metrics, logger);
+                throw Internal(name, requests, start, ex, metrics, logger);
             }
 
             if (task.IsCompletedSuccessfully)
             {
-                metrics.Request(name, "OK", start);
+                metrics.Request(requests, StatusCode.OK, start);
                 return task;
             }
 
-            return Completion(task, name, start, metrics, logger);
+            return Completion(task, name, requests, start, metrics, logger);
         };
+    }
 
-    private static async Task<TResponse> Completion<TResponse>(Task<TResponse> task, string name, long start, SidecarMetrics metrics, ILogger logger)
+    private static async Task<TResponse> Completion<TResponse>(Task<TResponse> task, string name, MethodRequests requests, long start, SidecarMetrics metrics, ILogger logger)
     {
         try
         {
             var response = await task.ConfigureAwait(false);
-            metrics.Request(name, "OK", start);
+            metrics.Request(requests, StatusCode.OK, start);
             return response;
         }
         catch (RpcException ex)
         {
-            metrics.Request(name, CodeName(ex.StatusCode), start);
+            metrics.Request(requests, ex.StatusCode, start);
             throw;
         }
         catch (OperationCanceledException)
         {
-            metrics.Request(name, "CANCELLED", start);
+            metrics.Request(requests, StatusCode.Cancelled, start);
             throw;
         }
         catch (Exception ex)
         {
-            throw Internal(name, start, ex, metrics, logger);
+            throw Internal(name, requests, start, ex, metrics, logger);
         }
     }
 
-    private static RpcException Internal(string method, long start, Exception ex, SidecarMetrics metrics, ILogger logger)
+    private static RpcException Internal(string method, MethodRequests requests, long start, Exception ex, SidecarMetrics metrics, ILogger logger)
     {
-        metrics.Request(method, "INTERNAL", start);
+        metrics.Request(requests, StatusCode.Internal, start);
         Log.HandlerFailed(logger, method, ex);
         return new RpcException(new Status(StatusCode.Internal, $"{method} failed inside the sidecar; its log says why"));
     }
@@ -139,25 +142,4 @@ internal sealed class SidecarMethodProvider(SidecarMetrics metrics, ILogger<Side
         message.WriteTo(context.GetBufferWriter());
         context.Complete();
     }
-
-    private static string CodeName(StatusCode code) => code switch
-    {
-        StatusCode.OK => "OK",
-        StatusCode.Cancelled => "CANCELLED",
-        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
-        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
-        StatusCode.NotFound => "NOT_FOUND",
-        StatusCode.AlreadyExists => "ALREADY_EXISTS",
-        StatusCode.PermissionDenied => "PERMISSION_DENIED",
-        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
-        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
-        StatusCode.Aborted => "ABORTED",
-        StatusCode.OutOfRange => "OUT_OF_RANGE",
-        StatusCode.Unimplemented => "UNIMPLEMENTED",
-        StatusCode.Internal => "INTERNAL",
-        StatusCode.Unavailable => "UNAVAILABLE",
-        StatusCode.DataLoss => "DATA_LOSS",
-        StatusCode.Unauthenticated => "UNAUTHENTICATED",
-        _ => "UNKNOWN",
-    };
 }
