@@ -6,6 +6,7 @@ using Stigg.Sidecar.V1;
 namespace Sidecar.Host.Tests;
 
 /// <summary>Every call is counted by method and status code, and timed by method, in the Prometheus scrape.</summary>
+[Collection(MetricsCollection.Name)]
 public sealed class RequestMetricsTests
 {
     [Fact]
@@ -41,4 +42,14 @@ public sealed class RequestMetricsTests
 
     private static List<string> Series(string scrape, string name) =>
         scrape.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal)).ToList();
+}
+
+/// <summary>
+/// Exact counts: a host's exporter listens to every meter of the sidecar's name in the process, so another class's
+/// host, serving beside it, would add its calls to the scrape. These run alone.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "Metrics (exact counts)";
 }

@@ -107,7 +107,7 @@ internal sealed class SidecarMetrics : IDisposable
     public void Request(MethodRequests method, StatusCode code, long startTimestamp)
     {
         var elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
-        Interlocked.Increment(ref method.Counts[(uint)code < MethodRequests.Codes ? (int)code : (int)StatusCode.Unknown]);
+        method.Add(code);
         _duration.Record(elapsed, method.Tag);
     }
 
@@ -118,7 +118,7 @@ internal sealed class SidecarMetrics : IDisposable
         {
             for (var code = 0; code < MethodRequests.Codes; code++)
             {
-                if (Volatile.Read(ref method.Counts[code]) is var count and > 0)
+                if (method.Count(code) is var count and > 0)
                 {
                     yield return new Measurement<long>(count, method.Tag, CodeTags[code]);
                 }
@@ -168,7 +168,11 @@ internal sealed class MethodRequests(string method)
     /// <summary>gRPC's status codes, 0 (OK) to 16 (UNAUTHENTICATED).</summary>
     public const int Codes = 17;
 
+    private readonly long[] _counts = new long[Codes];
+
     public KeyValuePair<string, object?> Tag { get; } = new("method", method);
 
-    public long[] Counts { get; } = new long[Codes];
+    public void Add(StatusCode code) => Interlocked.Increment(ref _counts[(uint)code < Codes ? (int)code : (int)StatusCode.Unknown]);
+
+    public long Count(int code) => Volatile.Read(ref _counts[code]);
 }
