@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Grpc.Reflection;
-using Grpc.Reflection.V1Alpha;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -17,7 +15,6 @@ using Sidecar.Host.Diagnostics;
 using Sidecar.Host.Hosting;
 using Sidecar.Host.Rpc;
 using Sidecar.Upstream.Outbox;
-using Stigg.Sidecar.V1;
 using HealthStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace Sidecar.Host;
@@ -192,16 +189,14 @@ internal sealed class SidecarApp : IAsyncDisposable
 
         web.UseRootServices();
         var outbox = web.Services.GetService<UsageOutbox>();
-        HashSet<string> services = [SidecarService.Descriptor.FullName, Health.Descriptor.FullName];
         web.MapGrpcService<SidecarGrpcService>();
         web.MapGrpcService<HealthServiceImpl>();
         if (server.GrpcReflection)
         {
             web.MapGrpcService<ReflectionServiceImpl>();
-            services.Add(ServerReflection.Descriptor.FullName);
         }
 
-        web.UseUnimplementedForUnknownMethods(services);
+        web.UseUnimplementedForUnknownMethods(SidecarServices.GrpcServices(server).Select(s => s.FullName).ToHashSet());
 
         web.MapGet(server.HealthPath, () => Results.Text("ok")).RequireManagementPort();
         web.MapGet(server.ReadyPath, () =>

@@ -27,6 +27,11 @@ namespace Sidecar.Host.Hosting;
 /// </summary>
 internal static class SidecarServices
 {
+    /// <summary>The gRPC services the sidecar serves: what reflection lists, and what <c>UnknownMethods</c> knows.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor[] GrpcServices(ServerSettings server) => server.GrpcReflection
+        ? [SidecarService.Descriptor, Health.Descriptor, ServerReflection.Descriptor]
+        : [SidecarService.Descriptor, Health.Descriptor];
+
     public static IServiceCollection AddSidecar(this IServiceCollection services, SidecarSettings settings, SidecarStatus status, TimeProvider time)
     {
         services.AddSingleton(time);
@@ -89,7 +94,7 @@ internal static class SidecarServices
         {
             // Grpc.Reflection's service over the generated descriptors, not Grpc.AspNetCore.Server.Reflection: that
             // one discovers services by reflecting on their types (trim warnings), and our method provider is custom.
-            services.AddSingleton(new ReflectionServiceImpl(SidecarService.Descriptor, Health.Descriptor, ServerReflection.Descriptor));
+            services.AddSingleton(new ReflectionServiceImpl(GrpcServices(settings.Server)));
         }
 
         services.AddGrpc(o =>
